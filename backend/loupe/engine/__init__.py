@@ -1,0 +1,1 @@
+"""Forward passes with capture, per-layer callbacks and generation."""

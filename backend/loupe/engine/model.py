@@ -1,0 +1,142 @@
+"""HookedModel: a Hugging Face causal LM with Loupe's hook points, runs and generation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from loupe.errors import LoupeError
+from loupe.hooks import attention
+from loupe.hooks.context import RunContext
+from loupe.hooks.install import install
+from loupe.hooks.points import HookPoints
+from loupe.models.adapters import adapter_for, config_from_hf
+
+Inputs = str | Sequence[str] | torch.Tensor
+
+
+class HookedModel:
+    """One loaded model. Forward passes are serialized by `lock`; hooks live only during a pass."""
+
+    def __init__(self, hf: nn.Module, tokenizer: Any, name: str) -> None:
+        self.hf = hf.eval()
+        self.tokenizer = tokenizer
+        self.adapter = adapter_for(hf.config.model_type)
+        self.cfg = config_from_hf(hf.config, name)
+        self.points = HookPoints(self.cfg, has_pos_embed=self.adapter.pos_embed is not None)
+        self.lock = threading.RLock()
+        self.slot = attention.Slot()
+        attention.register()
+        hf.set_attn_implementation(attention.IMPLEMENTATION)
+        for layer in range(self.cfg.n_layers):
+            attention.attach(self.adapter.module(hf, "attn", layer), self.slot, layer)
+        if tokenizer is not None and tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    def __repr__(self) -> str:
+        c = self.cfg
+        return f"HookedModel({c.name!r}, arch={c.arch}, layers={c.n_layers}, heads={c.n_heads}, d_model={c.d_model})"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf.parameters()).device
+
+    @property
+    def hook_points(self) -> list[str]:
+        return list(self.points.names)
+
+    def hook_shape(self, name: str) -> tuple[str, ...]:
+        return self.points[name].shape
+
+    def match_hooks(self, patterns: str | Iterable[str]) -> list[str]:
+        return self.points.match(patterns)
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    def encode(self, inputs: Inputs, padding_side: str = "right") -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and attention mask, both [batch, pos], checked against the model's vocab and context."""
+        if isinstance(inputs, torch.Tensor):
+            tokens = inputs.long().unsqueeze(0) if inputs.dim() == 1 else inputs.long()
+            if tokens.dim() != 2 or tokens.numel() == 0:
+                raise LoupeError("bad_input", f"token tensor must be [pos] or [batch, pos], got {tuple(inputs.shape)}")
+            if int(tokens.min()) < 0 or int(tokens.max()) >= self.cfg.d_vocab:
+                raise LoupeError("bad_input", f"token ids must be in 0..{self.cfg.d_vocab - 1}")
+            mask = torch.ones_like(tokens)
+        else:
+            texts = [inputs] if isinstance(inputs, str) else list(inputs)
+            if not texts or not all(isinstance(t, str) for t in texts):
+                raise LoupeError("bad_input", "inputs must be a string, a list of strings or a tensor of token ids")
+            if any(not t for t in texts):
+                raise LoupeError("empty_prompt", "the prompt is empty: type some text to run")
+            self._require_tokenizer()
+            enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side=padding_side)
+            tokens, mask = enc["input_ids"], enc["attention_mask"]
+            if tokens.shape[1] == 0:
+                raise LoupeError("empty_prompt", "the prompt encodes to no tokens")
+        if tokens.shape[1] > self.cfg.n_ctx:
+            raise LoupeError(
+                "too_long", f"the prompt has {tokens.shape[1]} tokens; this model's context is {self.cfg.n_ctx}"
+            )
+        return tokens.to(self.device), mask.to(self.device)
+
+    def to_tokens(self, inputs: Inputs, padding_side: str = "right") -> torch.Tensor:
+        return self.encode(inputs, padding_side)[0]
+
+    def to_str_tokens(self, inputs: str | torch.Tensor) -> list[str]:
+        """Each token of a single prompt (or of a 1-D/[1, pos] id tensor) as text."""
+        tokens = self.to_tokens(inputs)
+        return self.decode_each(tokens[0].tolist())
+
+    def decode_each(self, ids: list[int]) -> list[str]:
+        self._require_tokenizer()
+        return [self.tokenizer.decode([i]) for i in ids]
+
+    def _require_tokenizer(self) -> None:
+        if self.tokenizer is None:
+            raise LoupeError("bad_input", "this model has no tokenizer: pass token ids, or load it with tokenizer=")
+
+    # --- forward --------------------------------------------------------------------------------
+
+    def forward(
+        self,
+        ctx: RunContext,
+        tokens: torch.Tensor,
+        mask: torch.Tensor,
+        position_ids: torch.Tensor | None = None,
+        past: Any = None,
+    ) -> torch.Tensor:
+        """One forward pass with `ctx`'s hooks installed; returns logits [batch, pos, d_vocab]."""
+        if position_ids is None:
+            position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        with self.lock:
+            handles = install(self.hf, self.adapter, self.cfg, ctx)
+            self.slot.ctx = ctx
+            try:
+                out = self.hf(
+                    input_ids=tokens,
+                    attention_mask=mask,
+                    position_ids=position_ids,
+                    past_key_values=past,
+                    use_cache=past is not None,
+                )
+            finally:
+                self.slot.ctx = None
+                for h in handles:
+                    h.remove()
+        return out.logits
+
+    def run(self, inputs: Inputs, **kwargs: Any) -> Any:
+        """Run with capture and interventions; see `loupe.engine.runner.run` for the arguments."""
+        from loupe.engine.runner import run
+
+        return run(self, inputs, **kwargs)
+
+    def generate(self, prompt: str | Sequence[str], **kwargs: Any) -> Iterator[Any]:
+        """Stream generated tokens; see `loupe.engine.generate.generate` for the arguments."""
+        from loupe.engine.generate import generate
+
+        return generate(self, prompt, **kwargs)

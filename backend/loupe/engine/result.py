@@ -1,0 +1,37 @@
+"""What a run returns: tokens, logits and the captured activations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class RunResult:
+    """Output of `HookedModel.run`; `cache` maps hook names to tensors shaped as in hooks/points.py."""
+
+    tokens: torch.Tensor  # [batch, pos]
+    attention_mask: torch.Tensor  # [batch, pos], 1 for real tokens
+    logits: torch.Tensor  # [batch, pos, d_vocab], float32
+    str_tokens: list[list[str]]
+    cache: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def last_position(self, row: int = 0) -> int:
+        """Index of the last real (non-padding) token of `row`."""
+        return int(self.attention_mask[row].nonzero().max())
+
+    def _pos(self, pos: int, row: int) -> int:
+        return self.last_position(row) if pos == -1 else pos
+
+    def probs(self, pos: int = -1, row: int = 0) -> torch.Tensor:
+        """Next-token probabilities [d_vocab] after position `pos` (-1 = last real token)."""
+        return torch.softmax(self.logits[row, self._pos(pos, row)].float(), dim=-1)
+
+    def top_k(self, k: int = 10, pos: int = -1, row: int = 0) -> list[tuple[int, float]]:
+        """The k most likely next tokens as (token id, probability)."""
+        top = self.probs(pos, row).topk(k)
+        return [(int(i), float(p)) for p, i in zip(top.values, top.indices, strict=True)]
+
+    def logit(self, token: int, pos: int = -1, row: int = 0) -> float:
+        return float(self.logits[row, self._pos(pos, row), token])

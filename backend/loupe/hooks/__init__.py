@@ -1,0 +1,1 @@
+"""Hook points, attention probe and interventions."""
