@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -29,6 +30,8 @@ class HookedModel:
         self.cfg = config_from_hf(hf.config, name)
         self.points = HookPoints(self.cfg, has_pos_embed=self.adapter.pos_embed is not None)
         self.lock = threading.RLock()
+        # transformers >= 5.2x names the KV cache argument `cache`; older 5.x releases `past_key_values`.
+        self._cache_arg = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
         self.slot = attention.Slot()
         attention.register()
         hf.set_attn_implementation(attention.IMPLEMENTATION)
@@ -120,8 +123,8 @@ class HookedModel:
                     input_ids=tokens,
                     attention_mask=mask,
                     position_ids=position_ids,
-                    past_key_values=past,
                     use_cache=past is not None,
+                    **({self._cache_arg: past} if past is not None else {}),
                 )
             finally:
                 self.slot.ctx = None

@@ -18,8 +18,24 @@ from loupe.errors import LoupeError
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = (1,)
 
-Check = Callable[[str, Any], Any]  # (field path, value) -> normalized value, or raise LoupeError
 REQUIRED = object()
+
+
+class Check:
+    """A field check: `expected` says in words what it accepts; calling it returns the normalized value."""
+
+    def __init__(self, expected: str, accept: Callable[[str, Any], Any]) -> None:
+        self.expected = expected
+        self._accept = accept  # returns the normalized value, or _NO when the value does not fit
+
+    def __call__(self, path: str, value: Any) -> Any:
+        out = self._accept(path, value)
+        if out is _NO:
+            raise _bad(path, self.expected, value)
+        return out
+
+
+_NO = object()
 
 
 def _bad(path: str, expected: str, value: Any) -> LoupeError:
@@ -34,96 +50,71 @@ def _is_int(v: Any) -> bool:
 
 
 def string(max_len: int = 256, min_len: int = 0) -> Check:
-    def check(path: str, v: Any) -> Any:
-        if not isinstance(v, str) or not min_len <= len(v) <= max_len:
-            raise _bad(path, f"a string of {min_len}..{max_len} characters", v)
-        return v
-
-    return check
+    return Check(f"a string of {min_len}..{max_len} characters",
+                 lambda p, v: v if isinstance(v, str) and min_len <= len(v) <= max_len else _NO)
 
 
 def integer(lo: int, hi: int) -> Check:
-    def check(path: str, v: Any) -> Any:
-        if not _is_int(v) or not lo <= v <= hi:
-            raise _bad(path, f"an integer in {lo}..{hi}", v)
-        return v
-
-    return check
+    return Check(f"an integer in {lo}..{hi}", lambda p, v: v if _is_int(v) and lo <= v <= hi else _NO)
 
 
 def number(lo: float, hi: float) -> Check:
-    def check(path: str, v: Any) -> Any:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-            raise _bad(path, f"a number in {lo}..{hi}", v)
-        return float(v)
+    def accept(p: str, v: Any) -> Any:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
+        return float(v) if ok else _NO
 
-    return check
+    return Check(f"a number in {lo}..{hi}", accept)
 
 
-def boolean(path: str, v: Any) -> Any:
-    if not isinstance(v, bool):
-        raise _bad(path, "true or false", v)
-    return v
+boolean = Check("true or false", lambda p, v: v if isinstance(v, bool) else _NO)
+mapping = Check("a map", lambda p, v: v if isinstance(v, dict) else _NO)
+anything = Check("any value", lambda p, v: v)
 
 
 def one_of(*values: Any) -> Check:
-    def check(path: str, v: Any) -> Any:
-        if not any(v == x and type(v) is type(x) for x in values):
-            raise _bad(path, "one of " + ", ".join(repr(x) for x in values), v)
-        return v
+    def accept(p: str, v: Any) -> Any:
+        return v if any(v == x and type(v) is type(x) for x in values) else _NO
 
-    return check
+    return Check("one of " + ", ".join(repr(x) for x in values), accept)
 
 
 def list_of(item: Check, max_len: int, min_len: int = 0) -> Check:
-    def check(path: str, v: Any) -> Any:
+    def accept(path: str, v: Any) -> Any:
         if not isinstance(v, list) or not min_len <= len(v) <= max_len:
-            raise _bad(path, f"a list of {min_len}..{max_len} items", v)
+            return _NO
         return [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
 
-    return check
+    return Check(f"a list of {min_len}..{max_len} items, each {item.expected}", accept)
 
 
-def either(*checks: Check, expected: str) -> Check:
-    def check(path: str, v: Any) -> Any:
+def either(*checks: Check) -> Check:
+    def accept(path: str, v: Any) -> Any:
         for c in checks:
             try:
                 return c(path, v)
             except LoupeError:
                 continue
-        raise _bad(path, expected, v)
+        return _NO
 
-    return check
+    return Check(" or ".join(c.expected for c in checks), accept)
 
 
 def tensor(dtypes: tuple[str, ...], ndim: int) -> Check:
-    names = {"f16": np.float16, "f32": np.float32, "i32": np.int32}
+    allowed = [np.dtype({"f16": np.float16, "f32": np.float32, "i32": np.int32}[d]) for d in dtypes]
 
-    def check(path: str, v: Any) -> Any:
-        if not isinstance(v, np.ndarray) or v.ndim != ndim or v.dtype not in [names[d] for d in dtypes]:
-            raise _bad(path, f"a {'|'.join(dtypes)} tensor with {ndim} dimension(s)", v)
-        return v
+    def accept(p: str, v: Any) -> Any:
+        return v if isinstance(v, np.ndarray) and v.ndim == ndim and v.dtype in allowed else _NO
 
-    return check
+    return Check(f"a {'|'.join(dtypes)} tensor with {ndim} dimension(s)", accept)
 
 
-def mapping(path: str, v: Any) -> Any:
-    if not isinstance(v, dict):
-        raise _bad(path, "a map", v)
-    return v
-
-
-def anything(path: str, v: Any) -> Any:
-    return v
-
-
-request_id = either(string(64, 1), integer(0, 2**53), expected="a string of 1..64 characters or an integer")
+request_id = either(string(64, 1), integer(0, 2**53))
 NAME = string(64, 1)
 PROMPT = string(1 << 16)
-TOKENS = either(list_of(integer(0, 2**31 - 1), 1 << 16), tensor(("i32",), 1), expected="a list of token ids")
+TOKENS = either(list_of(integer(0, 2**31 - 1), 1 << 16, 1), tensor(("i32",), 1))
 DTYPE = one_of("f16", "f32")
 NAMES = list_of(NAME, 1024)
-SUMMARIES = either(boolean, list_of(one_of("resid_norm", "lens", "attn"), 3), expected="a boolean or a list")
+SUMMARIES = either(boolean, list_of(one_of("resid_norm", "lens", "attn"), 3))
 
 Spec = dict[str, tuple[Check, Any]]
 
@@ -204,14 +195,16 @@ def parse(message: dict[str, Any]) -> Request:
     if spec is None:
         raise LoupeError("unknown_type", f"unknown message type {mtype[:64]!r}; expected one of {sorted(SPECS)}")
     rid = None
-    if "id" in message or mtype not in ID_OPTIONAL:
+    if "id" not in message and mtype not in ID_OPTIONAL:
+        raise LoupeError("bad_message", f"{mtype}.id: missing; expected {request_id.expected}")
+    if "id" in message:
         rid = request_id(f"{mtype}.id", message.get("id"))
     out: dict[str, Any] = {}
     for name, (check, default) in spec.items():
         value = message.get(name)
         if value is None:
             if default is REQUIRED:
-                raise LoupeError("bad_message", f"{mtype}.{name}: missing required field")
+                raise LoupeError("bad_message", f"{mtype}.{name}: missing; expected {check.expected}")
             out[name] = default
         else:
             out[name] = check(f"{mtype}.{name}", value)
