@@ -103,7 +103,21 @@ def test_full_residual_patch_reproduces_source_run(make_pair, arch: str) -> None
     last = loupe.Patch(hook="blocks.1.hook_resid_pre", source="c", positions=(-1,))
     partial = model.run(PROMPT, interventions=[last], sources={"c": corrupt})
     torch.testing.assert_close(partial.logits[:, :-1], clean.logits[:, :-1])
-    torch.testing.assert_close(partial.logits[:, -1], corrupt.logits[:, -1], atol=1e-5, rtol=1e-5)
+    src = corrupt.cache["blocks.1.hook_resid_pre"]
+
+    def swap_last(_m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        x = (args[0] if args else kwargs["hidden_states"]).clone()
+        x[:, -1] = src[:, -1]
+        return ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "hidden_states": x})
+
+    block = model.adapter.blocks(model.hf)[1]
+    handle = block.register_forward_pre_hook(swap_last, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            expected = model.hf(input_ids=clean.tokens).logits
+    finally:
+        handle.remove()
+    torch.testing.assert_close(partial.logits, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_mean_ablation_and_rows(make_pair) -> None:
