@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import AutoTokenizer, GPT2Config, GPTNeoXConfig, LlamaConfig, PreTrainedModel
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPTNeoXConfig, LlamaConfig, PreTrainedModel
 
 import loupe
 from loupe.models.loading import embedded_checkpoint
@@ -23,13 +22,24 @@ def tiny_config(arch: str) -> Any:
         return GPT2Config(n_layer=2, n_head=4, n_embd=32, n_positions=64, **common)
     if arch == "llama":
         return LlamaConfig(
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            intermediate_size=48, max_position_embeddings=64, **common,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=48,
+            max_position_embeddings=64,
+            **common,
         )
     parallel = arch == "neox"
     return GPTNeoXConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
-        max_position_embeddings=64, rotary_pct=0.5, use_parallel_residual=parallel, **common,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=48,
+        max_position_embeddings=64,
+        rotary_pct=0.5,
+        use_parallel_residual=parallel,
+        **common,
     )
 
 

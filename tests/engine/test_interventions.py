@@ -87,7 +87,9 @@ def test_neuron_scale_equals_scaling_down_projection_input(make_pair, arch: str)
         return (x,)
 
     expected = manual(model, down, halve, pre=True)
-    got = model.run(PROMPT, interventions=[{"op": "scale", "hook": "blocks.0.mlp.hook_post", "index": 5, "factor": 0.5}])
+    got = model.run(
+        PROMPT, interventions=[{"op": "scale", "hook": "blocks.0.mlp.hook_post", "index": 5, "factor": 0.5}]
+    )
     torch.testing.assert_close(got.logits, expected, atol=1e-5, rtol=1e-5)
 
 

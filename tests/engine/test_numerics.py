@@ -63,8 +63,11 @@ def test_block_points_are_consistent(make_pair, arch: str) -> None:
 def test_on_layer_streams_in_order(make_pair, arch: str) -> None:
     model, _ = make_pair(arch)
     seen: list[tuple[int, list[str]]] = []
-    res = model.run("Streaming layers", capture=["hook_embed", "blocks.*.hook_resid_post"],
-                    on_layer=lambda layer, t: seen.append((layer, sorted(t))))
+    res = model.run(
+        "Streaming layers",
+        capture=["hook_embed", "blocks.*.hook_resid_post"],
+        on_layer=lambda layer, t: seen.append((layer, sorted(t))),
+    )
     assert [s[0] for s in seen] == list(range(model.cfg.n_layers))
     assert seen[0][1] == ["blocks.0.hook_resid_post", "hook_embed"]
     assert all(names == [f"blocks.{layer}.hook_resid_post"] for layer, names in seen[1:])

@@ -63,7 +63,7 @@ def generate(
     if temperature < 0 or (top_p is not None and not 0 < top_p <= 1):
         raise LoupeError("bad_input", "temperature must be >= 0 and top_p in (0, 1]")
     tokens, mask = model.encode(prompt, padding_side="left")
-    batch, length = tokens.shape
+    length = tokens.shape[1]
     if length + max_new_tokens > model.cfg.n_ctx:
         raise LoupeError(
             "too_long", f"{length} prompt tokens + {max_new_tokens} new exceed the model's context of {model.cfg.n_ctx}"

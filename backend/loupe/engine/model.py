@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
-from torch import nn
+from transformers import PreTrainedModel
 
 from loupe.errors import LoupeError
 from loupe.hooks import attention
@@ -23,7 +23,7 @@ Inputs = str | Sequence[str] | torch.Tensor
 class HookedModel:
     """One loaded model. Forward passes are serialized by `lock`; hooks live only during a pass."""
 
-    def __init__(self, hf: nn.Module, tokenizer: Any, name: str) -> None:
+    def __init__(self, hf: PreTrainedModel, tokenizer: Any, name: str) -> None:
         self.hf = hf.eval()
         self.tokenizer = tokenizer
         self.adapter = adapter_for(hf.config.model_type)

