@@ -114,7 +114,9 @@ def unpack(frame: bytes, limits: UnpackLimits | None = None) -> dict[str, Any]:
     """The message in frame bytes, tensors as numpy arrays; CodecError on anything malformed."""
     lim = limits or UnpackLimits()
     if len(frame) > lim.max_message_bytes:
-        raise CodecError("too_large", f"frame of {len(frame)} bytes is over the limit of {lim.max_message_bytes}")
+        raise CodecError(
+            "too_large", f"frame of {len(frame)} bytes is over the limit of {lim.max_message_bytes}"
+        )
     try:
         obj = msgpack.unpackb(
             frame,
@@ -127,7 +129,9 @@ def unpack(frame: bytes, limits: UnpackLimits | None = None) -> dict[str, Any]:
             max_ext_len=0,
         )
     except Exception as exc:  # msgpack raises several unrelated exception types (ValueError, StackError, ...)
-        raise CodecError("bad_frame", f"expected one msgpack map within the unpack limits ({type(exc).__name__}: {exc})") from exc
+        raise CodecError(
+            "bad_frame", f"expected one msgpack map within the unpack limits ({type(exc).__name__}: {exc})"
+        ) from exc
     if not isinstance(obj, dict):
         raise CodecError("bad_frame", f"expected a msgpack map, got {type(obj).__name__}")
     decoded: dict[str, Any] = _decode_tree(obj, 0)

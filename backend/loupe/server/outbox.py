@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 
@@ -10,7 +11,11 @@ class Outbox:
     """Frames wait here until the sender task writes them; a client that falls too far behind is dropped."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, max_frames: int, max_bytes: int, on_overflow: Callable[[], None]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        max_frames: int,
+        max_bytes: int,
+        on_overflow: Callable[[], None],
     ) -> None:
         self._loop = loop
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -32,10 +37,8 @@ class Outbox:
 
     def put_threadsafe(self, frame: bytes) -> None:
         """Queue a frame from a worker thread."""
-        try:
+        with contextlib.suppress(RuntimeError):  # RuntimeError: the loop is gone, so is the session
             self._loop.call_soon_threadsafe(self.put, frame)
-        except RuntimeError:  # the event loop is gone: the session is over
-            pass
 
     async def get(self) -> bytes | None:
         """The next frame, or None once the outbox is closed."""

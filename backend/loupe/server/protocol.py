@@ -50,8 +50,10 @@ def _is_int(v: Any) -> bool:
 
 
 def string(max_len: int = 256, min_len: int = 0) -> Check:
-    return Check(f"a string of {min_len}..{max_len} characters",
-                 lambda p, v: v if isinstance(v, str) and min_len <= len(v) <= max_len else _NO)
+    return Check(
+        f"a string of {min_len}..{max_len} characters",
+        lambda p, v: v if isinstance(v, str) and min_len <= len(v) <= max_len else _NO,
+    )
 
 
 def integer(lo: int, hi: int) -> Check:
@@ -119,7 +121,11 @@ SUMMARIES = either(boolean, list_of(one_of("resid_norm", "lens", "attn"), 3))
 Spec = dict[str, tuple[Check, Any]]
 
 SPECS: dict[str, Spec] = {
-    "hello": {"protocol": (integer(0, 2**31), REQUIRED), "token": (string(256), None), "client": (string(), None)},
+    "hello": {
+        "protocol": (integer(0, 2**31), REQUIRED),
+        "token": (string(256), None),
+        "client": (string(), None),
+    },
     "ping": {"t": (anything, None)},
     "run": {
         "prompt": (PROMPT, None),
@@ -131,8 +137,11 @@ SPECS: dict[str, Spec] = {
         "answer": (string(), None),
         "wrong": (string(), None),
     },
-    "attention.head": {"layer": (integer(0, 1 << 16), REQUIRED), "head": (integer(0, 1 << 16), REQUIRED),
-                       "dtype": (DTYPE, "f16")},
+    "attention.head": {
+        "layer": (integer(0, 1 << 16), REQUIRED),
+        "head": (integer(0, 1 << 16), REQUIRED),
+        "dtype": (DTYPE, "f16"),
+    },
     "generate": {
         "prompt": (PROMPT, REQUIRED),
         "max_new_tokens": (integer(1, 1 << 20), 32),

@@ -27,7 +27,12 @@ class SavedVector:
     origin: str  # "upload" | "prompts"
 
     def info(self, name: str) -> dict[str, Any]:
-        return {"name": name, "d": int(self.vector.shape[0]), "norm": float(self.vector.norm()), "origin": self.origin}
+        return {
+            "name": name,
+            "d": int(self.vector.shape[0]),
+            "norm": float(self.vector.norm()),
+            "origin": self.origin,
+        }
 
 
 @dataclass
@@ -79,7 +84,7 @@ class SessionState:
             item["id"] = f"i{self._next_id}"
         item.setdefault("enabled", True)
         parsed = parse_intervention(_engine_form(item))
-        self.model.points[parsed.hook]  # raises unknown_hook  # noqa: B018
+        self.model.points[parsed.hook]  # raises unknown_hook
         source, vector = item.get("source"), item.get("vector")
         if isinstance(source, str) and source not in self.runs:
             raise LoupeError("not_found", f"intervention {item['id']}: no saved run named {source!r}")
@@ -124,7 +129,11 @@ class SessionState:
 
     def runs_items(self) -> list[dict[str, Any]]:
         return [
-            {"name": n, "n_tokens": int(r.tokens.shape[1]), "str_tokens": r.str_tokens[0] if r.str_tokens else []}
+            {
+                "name": n,
+                "n_tokens": int(r.tokens.shape[1]),
+                "str_tokens": r.str_tokens[0] if r.str_tokens else [],
+            }
             for n, r in self.runs.items()
         ]
 

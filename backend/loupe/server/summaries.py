@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -48,14 +49,15 @@ class LogitLens:
 
     def __init__(self, model: HookedModel) -> None:
         self.model = model
-        self.norm = model.adapter.module(model.hf, "final_norm")
-        self.unembed = model.hf.get_output_embeddings()
+        self.norm: nn.Module = model.adapter.module(model.hf, "final_norm")
+        self.unembed: nn.Module = model.hf.get_output_embeddings()
+        self.dtype = next(self.unembed.parameters()).dtype
 
     def __call__(self, resid: torch.Tensor) -> dict[str, Any]:
         """[pos, d_model] -> top-1 id/prob/string per position and top-5 at the last position."""
         with torch.no_grad():
             # .forward, not __call__: the engine's capture hooks on these modules must not fire
-            logits = self.unembed.forward(self.norm.forward(resid.to(self.unembed.weight.dtype)))
+            logits = self.unembed.forward(self.norm.forward(resid.to(self.dtype)))
             probs = torch.softmax(logits.float(), dim=-1)
             top1_p, top1 = probs.max(dim=-1)
             top5 = probs[-1].topk(min(5, probs.shape[-1]))

@@ -1,0 +1,109 @@
+"""The `loupe` command. Each subcommand is a (name, help, add_arguments, main) entry in SUBCOMMANDS;
+to add one (e.g. `bench`), write its two functions and append an entry."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+DEFAULT_SERVER = "ws://127.0.0.1:8000/ws"
+
+
+def serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="HF name or local path (default: the embedded SmolLM2-135M)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--token", default=None, help="session token; generated when binding a non-loopback address")
+
+
+def serve_main(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    import loupe
+    from loupe.server.app import create_app, is_loopback
+    from loupe.server.limits import Limits
+
+    token = args.token
+    if token is None and not is_loopback(args.host):
+        token = secrets.token_urlsafe(16)
+    print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
+    model = loupe.load(args.model, device=args.device)
+    limits = Limits()
+    app = create_app(model, limits, token=token)
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
+    print(f"Loupe serving {model.cfg.name} at {url}  (WebSocket: /ws)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, ws_max_size=limits.transport_max_bytes, log_level="warning")
+    return 0
+
+
+def run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompt")
+    p.add_argument("--server", default=DEFAULT_SERVER, help=f"WebSocket URL (default {DEFAULT_SERVER})")
+    p.add_argument("--capture", action="append", default=[], help="hook name or glob; repeatable")
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--npz", default=None, help="save the captured tensors to this .npz file")
+    p.add_argument("--token", default=None)
+
+
+def run_main(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from loupe.client import Client
+
+    async def go() -> int:
+        async with Client(args.server, token=args.token) as c:
+            out = await c.run(args.prompt, capture=args.capture, top_k=args.top_k)
+        print(f"{c.model['name']}: {len(out.str_tokens)} tokens {out.str_tokens!r}, {out.ms:.0f} ms")
+        for p in out.top_k:
+            print(f"  {p['prob']:7.4f}  {p['logit']:8.3f}  {p['str']!r}")
+        for name, arr in out.cache.items():
+            print(f"  captured {name} {list(arr.shape)}")
+        if args.npz:
+            np.savez(args.npz, **out.cache)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+            print(f"saved {len(out.cache)} tensors to {args.npz}")
+        return 0
+
+    return asyncio.run(go())
+
+
+Subcommand = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+SUBCOMMANDS: list[Subcommand] = [
+    ("serve", "serve a model over HTTP + WebSocket", serve_args, serve_main),
+    ("run", "run a prompt on a server and print the next-token predictions", run_args, run_main),
+]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loupe", description="Loupe: a live interpretability workbench")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, help_text, add_args, main in SUBCOMMANDS:
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        add_args(sp)
+        sp.set_defaults(main=main)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: Any = args.main(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clean one-line message for the known errors
+        from loupe.errors import LoupeError
+
+        if not isinstance(exc, LoupeError | OSError):
+            raise
+        print(f"loupe {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

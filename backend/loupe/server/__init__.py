@@ -1,0 +1,1 @@
+"""The Loupe server: Starlette app, WebSocket sessions, protocol dispatch and model jobs."""

@@ -1,0 +1,145 @@
+"""The `run` job (one prompt, per-layer frames as layers finish) and `attention.head` from the last run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from loupe.errors import LoupeError
+from loupe.server.jobs import Commit, JobContext, capture_bytes, enc, first_token, preds, prompt_tokens
+from loupe.server.state import LastRun, SessionState
+from loupe.server.summaries import PARTS, layer_summary, needed_hooks
+
+
+def run_job(ctx: JobContext) -> Commit:
+    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request
+    if req["top_k"] > lim.max_top_k:
+        raise LoupeError("bad_message", f"run.top_k: expected an integer in 1..{lim.max_top_k}, got {req['top_k']}")
+    if (req["answer"] is None) != (req["wrong"] is None):
+        raise LoupeError("bad_message", "run: give both 'answer' and 'wrong', or neither")
+    tokens = prompt_tokens(ctx, req["prompt"], req["tokens"])
+    pos, dtype = tokens.shape[1], req["dtype"]
+    capture = model.match_hooks(req["capture"]) if req["capture"] else []
+    size = capture_bytes(model, capture, pos, 2 if dtype == "f16" else 4)
+    if size > lim.max_capture_bytes:
+        raise LoupeError("too_large", f"the capture needs {size} bytes; the limit is {lim.max_capture_bytes}")
+    answer = (
+        (first_token(model, req["answer"], "answer"), first_token(model, req["wrong"], "wrong"))
+        if req["answer"] is not None
+        else None
+    )
+    parts = PARTS if req["summaries"] is True else tuple(req["summaries"] or ())
+    n_layers = model.cfg.n_layers
+    patterns = [f"blocks.{layer}.attn.hook_pattern" for layer in range(n_layers)]
+    keep = capture_bytes(model, patterns, pos, 2) <= lim.last_run_pattern_bytes
+    internal = needed_hooks(n_layers, parts) + (patterns if keep else [])
+    wanted = set(capture)
+    intervened = bool(ctx.snapshot.interventions)
+    batch = tokens.repeat(2, 1) if intervened else tokens
+    str_tokens = model.decode_each(tokens[0].tolist())
+    ctx.emit({"type": "run.tokens", "tokens": enc(tokens[0], "i32"), "str_tokens": str_tokens})
+    lens = ctx.host.lens if "lens" in parts else None
+    kept: list[torch.Tensor] = []
+    start = time.perf_counter()
+
+    def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
+        frame: dict[str, Any] = {
+            "type": "run.layer",
+            "layer": layer,
+            "tensors": {n: enc(t[0], dtype) for n, t in tensors.items() if n in wanted},
+        }
+        if parts:
+            summary = layer_summary(lens, parts, tensors, layer)
+            frame["summary"] = {k: _summary_value(v, dtype) for k, v in summary.items()}
+        if keep:
+            kept.append(tensors[f"blocks.{layer}.attn.hook_pattern"][0].to(torch.float16))
+        frame["ms"] = (time.perf_counter() - start) * 1000
+        ctx.emit(frame)
+
+    res = model.run(
+        batch,
+        capture=sorted(wanted | set(internal)),
+        interventions=ctx.snapshot.rows([0]),
+        on_layer=on_layer,
+        sources=ctx.snapshot.sources,
+        vectors=ctx.snapshot.vectors,
+        cancel=ctx.cancel,
+    )
+    last = res.logits[:, -1]
+    result: dict[str, Any] = {
+        "type": "run.result",
+        "top_k": preds(model, last[0], req["top_k"]),
+        "clean": preds(model, last[-1], req["top_k"]),
+        "intervened": intervened,
+        "tensors": {
+            n: enc(res.cache[n][0], dtype)
+            for n in capture
+            if model.points[n].layer is None and n not in ("hook_embed", "hook_pos_embed")
+        },
+    }
+    if answer is not None:
+        a, w = answer
+        result["logit_diff"] = {
+            "answer": req["answer"],
+            "wrong": req["wrong"],
+            "answer_token": a,
+            "wrong_token": w,
+            "value": float(last[0, a] - last[0, w]),
+            "clean": float(last[-1, a] - last[-1, w]),
+        }
+    ctx.emit(result)
+    last_run = LastRun(tokens, str_tokens, ctx.snapshot, kept if keep else None)
+
+    def commit(state: SessionState) -> None:
+        state.last_run = last_run
+
+    return commit
+
+
+def _summary_value(v: Any, dtype: str) -> Any:
+    if isinstance(v, torch.Tensor):
+        return enc(v, dtype)
+    if isinstance(v, dict):
+        return {k: _summary_value(x, dtype) for k, x in v.items()}
+    return v
+
+
+def attention_head_job(ctx: JobContext) -> Commit:
+    model, req, last = ctx.host.model, ctx.request, ctx.last_run
+    if last is None:
+        raise LoupeError("not_found", "attention.head: this session has no run yet; send a run first")
+    layer, head = req["layer"], req["head"]
+    if layer >= model.cfg.n_layers or head >= model.cfg.n_heads:
+        raise LoupeError(
+            "bad_message",
+            f"attention.head: layer must be < {model.cfg.n_layers} and head < {model.cfg.n_heads}, "
+            f"got layer {layer}, head {head}",
+        )
+    if last.patterns is not None:
+        pattern = last.patterns[layer][head]
+    else:  # too big to keep: recompute this layer with the same interventions
+        name = f"blocks.{layer}.attn.hook_pattern"
+        intervened = bool(last.snapshot.interventions)
+        res = model.run(
+            last.tokens,
+            capture=[name],
+            interventions=last.snapshot.interventions if intervened else None,
+            sources=last.snapshot.sources,
+            vectors=last.snapshot.vectors,
+            cancel=ctx.cancel,
+        )
+        pattern = res.cache[name][0, head]
+    frame = {
+        "type": "attention.head",
+        "layer": layer,
+        "head": head,
+        "pattern": enc(pattern, req["dtype"]),
+        "str_tokens": last.str_tokens,
+    }
+
+    def commit(state: SessionState) -> dict[str, Any]:
+        return frame
+
+    return commit

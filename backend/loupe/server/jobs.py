@@ -1,0 +1,194 @@
+"""Model jobs (run, generate, runs.save, vectors.from_prompts, attention.head) on worker threads.
+
+A job function runs on a worker thread of the `Host`, streams frames through `JobContext.emit`
+(encoded on that thread, queued with `loop.call_soon_threadsafe`) and may return a `Commit`,
+which the session applies on the event loop to store results and build the final reply.
+The engine serializes forward passes with the model's lock; a cross-session batching scheduler
+would replace `Host.execute`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import torch
+
+from loupe.codec import encode_tensor, pack
+from loupe.errors import LoupeError
+from loupe.server.limits import Limits
+from loupe.server.protocol import Request
+from loupe.server.state import LastRun, SessionState, Snapshot
+from loupe.server.summaries import LogitLens
+
+if TYPE_CHECKING:
+    from loupe.engine.model import HookedModel
+
+T = TypeVar("T")
+Commit = Callable[[SessionState], "dict[str, Any] | None"]
+
+
+class Host:
+    """The one model of the server and the worker threads that every session's jobs run on."""
+
+    def __init__(self, model: HookedModel, limits: Limits, workers: int = 2) -> None:
+        self.model = model
+        self.limits = limits
+        self.lens = LogitLens(model)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
+
+    async def execute(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class JobContext:
+    host: Host
+    request: Request
+    snapshot: Snapshot
+    cancel: threading.Event
+    emit_frame: Callable[[bytes], None]
+    last_run: LastRun | None = None
+
+    def emit(self, message: dict[str, Any]) -> None:
+        self.emit_frame(pack({**message, "id": self.request.id}))
+
+
+def enc(t: torch.Tensor, dtype: str) -> dict[str, Any]:
+    return encode_tensor(t, "i32" if not t.is_floating_point() else dtype)
+
+
+def prompt_tokens(ctx: JobContext, prompt: str | None, tokens: Any) -> torch.Tensor:
+    """The request's prompt as ids [1, pos], checked against the prompt limit."""
+    model, lim = ctx.host.model, ctx.host.limits
+    if (prompt is None) == (tokens is None):
+        raise LoupeError("bad_message", f"{ctx.request.type}: give exactly one of 'prompt' and 'tokens'")
+    ids = model.to_tokens(prompt if prompt is not None else torch.as_tensor(list(tokens)).long())
+    if ids.shape[1] > lim.max_prompt_tokens:
+        raise LoupeError("too_long", f"the prompt has {ids.shape[1]} tokens; the limit is {lim.max_prompt_tokens}")
+    return ids
+
+
+def capture_bytes(model: HookedModel, names: list[str], pos: int, itemsize: int) -> int:
+    """Bytes of one row of the given hook points for a `pos`-token prompt."""
+    return sum(
+        math.prod(1 if s == "batch" else (model.cfg.dim(s) or pos) for s in model.hook_shape(n)) * itemsize
+        for n in names
+    )
+
+
+def first_token(model: HookedModel, text: str, field: str) -> int:
+    ids = model.tokenizer.encode(text, add_special_tokens=False)
+    if not ids:
+        raise LoupeError("bad_message", f"run.{field}: {text!r} encodes to no tokens")
+    return int(ids[0])
+
+
+def preds(model: HookedModel, logits: torch.Tensor, k: int) -> list[dict[str, Any]]:
+    probs = torch.softmax(logits.float(), dim=-1)
+    top = probs.topk(k)
+    ids = top.indices.tolist()
+    return [
+        {"token": i, "str": s, "prob": float(p), "logit": float(logits[i])}
+        for i, s, p in zip(ids, model.decode_each(ids), top.values.tolist(), strict=True)
+    ]
+
+
+def generate_job(ctx: JobContext) -> Commit:
+    """Stream gen.token frames; with `compare`, row 1 of the same batch is the baseline (no interventions)."""
+    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request
+    if req["max_new_tokens"] > lim.max_new_tokens:
+        raise LoupeError("too_long", f"generate.max_new_tokens: the limit is {lim.max_new_tokens}")
+    prompt_tokens(ctx, req["prompt"], None)  # checks the length
+    branches = ["steered", "baseline"] if req["compare"] else ["steered"]
+    steps = model.generate(
+        [req["prompt"]] * len(branches),
+        max_new_tokens=req["max_new_tokens"],
+        temperature=req["temperature"],
+        seed=req["seed"],
+        top_p=req["top_p"],
+        interventions=ctx.snapshot.rows([0]),
+        vectors=ctx.snapshot.vectors,
+        sources=ctx.snapshot.sources,
+        cancel=ctx.cancel,
+    )
+    texts = ["" for _ in branches]
+    stopped = [False for _ in branches]
+    for step in steps:
+        for row, branch in enumerate(branches):
+            if stopped[row]:
+                continue
+            ctx.emit(
+                {
+                    "type": "gen.token",
+                    "branch": branch,
+                    "index": step.index,
+                    "token": step.tokens[row],
+                    "text": step.texts[row],
+                    "prob": step.probs[row],
+                }
+            )
+            texts[row] += step.texts[row]
+            stopped[row] = step.finished[row]
+        if all(stopped):
+            break
+    done_text = dict(zip(branches, texts, strict=True))
+
+    def commit(state: SessionState) -> dict[str, Any]:
+        return {"type": "done", "text": done_text}
+
+    return commit
+
+
+def save_run_job(ctx: JobContext) -> Commit:
+    """Run a prompt clean and keep it as a patch source (the engine captures what patches need, lazily)."""
+    req = ctx.request
+    tokens = prompt_tokens(ctx, req["prompt"], req["tokens"])
+    result = ctx.host.model.run(tokens, cancel=ctx.cancel)
+
+    def commit(state: SessionState) -> dict[str, Any]:
+        state.save_run(req["name"], result)
+        return {"type": "runs", "items": state.runs_items()}
+
+    return commit
+
+
+def vectors_job(ctx: JobContext) -> Commit:
+    """A steering vector: mean residual over `positive` prompts minus the mean over `negative` ones."""
+    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request
+    if req["layer"] >= model.cfg.n_layers:
+        raise LoupeError("bad_message", f"vectors.from_prompts.layer: expected < {model.cfg.n_layers}")
+    hook = req["hook"] or f"blocks.{req['layer']}.hook_resid_post"
+    model.points[hook]  # raises unknown_hook
+    means = []
+    for side in ("positive", "negative"):
+        prompts = req[side]
+        if len(prompts) > lim.max_contrast_prompts:
+            raise LoupeError("too_large", f"vectors.from_prompts.{side}: at most {lim.max_contrast_prompts} prompts")
+        tokens, _ = model.encode(prompts)
+        if tokens.shape[1] > lim.max_prompt_tokens:
+            raise LoupeError(
+                "too_long", f"vectors.from_prompts.{side}: a prompt is over {lim.max_prompt_tokens} tokens"
+            )
+        res = model.run(prompts, capture=[hook], cancel=ctx.cancel)
+        acts, m = res.cache[hook].float(), res.attention_mask.float()
+        if req["position"] == "last":
+            per_prompt = acts[torch.arange(acts.shape[0]), m.sum(1).long() - 1]
+        else:
+            per_prompt = (acts * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+        means.append(per_prompt.reshape(per_prompt.shape[0], -1).mean(0))
+    vector = means[0] - means[1]
+
+    def commit(state: SessionState) -> dict[str, Any]:
+        state.save_vector(req["name"], vector, "prompts")
+        return {"type": "vectors", "items": state.vectors_items(), "vector": enc(vector, "f32")}
+
+    return commit

@@ -1,0 +1,291 @@
+"""One WebSocket connection = one session: the connection state machine, dispatch and the job queue.
+
+States: OPEN (accepted, waiting for `hello`) -> READY (welcomed) -> CLOSED. Cheap requests are
+answered on the event loop; model jobs queue per session and run one at a time on the host's
+worker threads. Every bad input gets an `error` frame and the session keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+import loupe
+from loupe.codec import pack, unpack
+from loupe.errors import Cancelled, LoupeError
+from loupe.server import protocol
+from loupe.server.forward import attention_head_job, run_job
+from loupe.server.jobs import Commit, Host, JobContext, generate_job, save_run_job, vectors_job
+from loupe.server.outbox import Outbox
+from loupe.server.protocol import Request
+from loupe.server.state import SessionState
+
+log = logging.getLogger("loupe.server")
+
+JOBS: dict[str, Callable[[JobContext], Commit]] = {
+    "run": run_job,
+    "generate": generate_job,
+    "runs.save": save_run_job,
+    "vectors.from_prompts": vectors_job,
+    "attention.head": attention_head_job,
+}
+ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts"})
+
+
+class ConnState(enum.Enum):
+    OPEN = "open"
+    READY = "ready"
+    CLOSED = "closed"
+
+
+@dataclass
+class Job:
+    ctx: JobContext
+    started: float = field(default_factory=time.perf_counter)
+
+
+class Session:
+    """Serves one accepted WebSocket until it closes; `token` is the server's token, if any."""
+
+    def __init__(self, ws: WebSocket, host: Host, token: str | None = None) -> None:
+        self.ws, self.host, self.token = ws, host, token
+        self.id = secrets.token_hex(8)
+        self.conn = ConnState.OPEN
+        self.state = SessionState(host.model, host.limits)
+        self.jobs: dict[str | int, Job] = {}  # queued or running, by request id
+        self._queue: deque[Job] = deque()
+        self._wake = asyncio.Event()
+        self._closing: asyncio.Task[None] | None = None
+        lim = host.limits
+        self.outbox = Outbox(asyncio.get_running_loop(), lim.max_outbound_frames, lim.max_outbound_bytes, self._drop)
+        self._unpack_limits = lim.unpack()
+        self._handlers: dict[str, Callable[[Request], dict[str, Any] | None]] = {
+            "hello": self.on_hello,
+            "ping": lambda r: {"type": "pong", "t": r["t"]},
+            "cancel": self.on_cancel,
+            "interventions.set": lambda r: self._interventions(self.state.set_interventions, r["items"]),
+            "interventions.add": lambda r: self._interventions(self.state.add_intervention, r["item"]),
+            "interventions.remove": lambda r: self._interventions(self.state.remove_interventions, r["ids"]),
+            "interventions.clear": lambda r: self._interventions(self.state.set_interventions, []),
+            "interventions.list": lambda r: {"type": "interventions", "items": self.state.interventions},
+            "runs.list": lambda r: {"type": "runs", "items": self.state.runs_items()},
+            "runs.remove": lambda r: self._stores(self.state.remove, "runs", r["names"]),
+            "vectors.save": lambda r: self._stores(self.state.save_vector, r["name"], r["vector"], "upload"),
+            "vectors.list": lambda r: {"type": "vectors", "items": self.state.vectors_items()},
+            "vectors.remove": lambda r: self._stores(self.state.remove, "vectors", r["names"]),
+        }
+
+    # --- connection -----------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        await self.ws.accept()
+        self._sender = asyncio.create_task(self._send_loop())
+        tasks = [self._sender, asyncio.create_task(self._job_loop())]
+        try:
+            await self._receive_loop()
+        finally:
+            self.conn = ConnState.CLOSED
+            for job in self.jobs.values():
+                job.ctx.cancel.set()
+            self.outbox.close()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _receive_loop(self) -> None:
+        while self.conn is not ConnState.CLOSED:
+            try:
+                message = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if data is None:
+                self.send_error(None, LoupeError("bad_frame", "expected a binary frame holding one msgpack map"))
+                continue
+            self.handle(data)
+
+    async def _send_loop(self) -> None:
+        while (frame := await self.outbox.get()) is not None:
+            await self.ws.send_bytes(frame)
+
+    def _drop(self) -> None:
+        """The client stopped reading: close rather than buffer without bound."""
+        log.warning("session %s: outbound queue full, dropping the client", self.id)
+        self.close(1008, "client too slow")
+
+    def close(self, code: int, reason: str) -> None:
+        """Stop the session's jobs, send what is queued, then close the WebSocket with `code`."""
+        self.conn = ConnState.CLOSED
+        for job in self.jobs.values():
+            job.ctx.cancel.set()
+        self.outbox.close()
+        self._closing = asyncio.create_task(self._close_after_flush(code, reason))
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.outbox.put(pack(message))
+
+    def send_error(self, rid: str | int | None, err: LoupeError) -> None:
+        msg: dict[str, Any] = {"type": "error", "code": err.code, "message": err.message}
+        if rid is not None:
+            msg["id"] = rid
+        self.send(msg)
+
+    # --- dispatch -------------------------------------------------------------------------------
+
+    def handle(self, frame: bytes) -> None:
+        rid: str | int | None = None
+        try:
+            message = unpack(frame, self._unpack_limits)
+            rid = protocol.peek_id(message)
+            req = protocol.parse(message)
+            if self.conn is ConnState.OPEN and req.type not in ("hello", "ping"):
+                raise LoupeError("no_hello", f"send hello {{protocol: {protocol.PROTOCOL_VERSION}}} first")
+            if req.type in JOBS:
+                self.submit(req)
+                return
+            reply = self._handlers[req.type](req)
+        except LoupeError as err:
+            self.send_error(rid, err)
+            return
+        if reply is not None:
+            self.send({**reply, "id": req.id} if req.id is not None else reply)
+
+    def on_hello(self, req: Request) -> dict[str, Any] | None:
+        if self.conn is ConnState.READY:
+            raise LoupeError("bad_message", "hello: this session is already welcomed")
+        if req["protocol"] not in protocol.SUPPORTED_PROTOCOLS:
+            raise LoupeError(
+                "unsupported_protocol",
+                f"hello.protocol: expected one of {list(protocol.SUPPORTED_PROTOCOLS)}, got {req['protocol']}",
+            )
+        if self.token is not None and not secrets.compare_digest(str(req["token"] or ""), self.token):
+            self.send_error(req.id, LoupeError("unauthorized", "hello.token: missing or wrong token"))
+            self.close(4401, "unauthorized")
+            return None
+        self.conn = ConnState.READY
+        return {
+            "type": "welcome",
+            "protocol": protocol.PROTOCOL_VERSION,
+            "session": self.id,
+            "server": f"loupe/{loupe.__version__}",
+            "model": model_info(self.host),
+            "limits": self.host.limits.public(),
+        }
+
+    async def _close_after_flush(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._sender), 5.0)  # queued frames (an error) go out first
+            await self.ws.close(code=code, reason=reason)
+
+    def _interventions(self, change: Callable[..., None], arg: Any) -> dict[str, Any]:
+        change(arg)
+        return {"type": "interventions", "items": self.state.interventions}
+
+    def _stores(self, change: Callable[..., None], *args: Any) -> dict[str, Any]:
+        change(*args)
+        kind = "runs" if args[0] == "runs" else "vectors"
+        items = self.state.runs_items() if kind == "runs" else self.state.vectors_items()
+        return {"type": kind, "items": items}
+
+    # --- jobs -----------------------------------------------------------------------------------
+
+    def submit(self, req: Request) -> None:
+        assert req.id is not None
+        if req.id in self.jobs:
+            raise LoupeError("bad_message", f"{req.type}.id: {req.id!r} is already queued or running")
+        if len(self.jobs) >= self.host.limits.max_queued_jobs:
+            raise LoupeError("busy", f"this session already has {len(self.jobs)} jobs queued or running")
+        ctx = JobContext(self.host, req, self.state.snapshot(), threading.Event(), self.outbox.put_threadsafe)
+        job = Job(ctx)
+        self.jobs[req.id] = job
+        self._queue.append(job)
+        self._wake.set()
+
+    def on_cancel(self, req: Request) -> dict[str, Any]:
+        target = req["target"]
+        if target is not None and target not in self.jobs:
+            raise LoupeError("not_found", f"cancel.target: no queued or running job with id {target!r}")
+        targets = [target] if target is not None else list(self.jobs)
+        for t in targets:
+            job = self.jobs[t]
+            job.ctx.cancel.set()
+            if job in self._queue:  # never started: finish it now
+                self._queue.remove(job)
+                self._finish(job, None, cancelled=True)
+        return {"type": "cancelled", "targets": targets}
+
+    async def _job_loop(self) -> None:
+        while True:
+            while not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+            job = self._queue.popleft()
+            job.started = time.perf_counter()
+            job.ctx.last_run = self.state.last_run
+            try:
+                commit = await self.host.execute(functools.partial(JOBS[job.ctx.request.type], job.ctx))
+            except Cancelled:
+                self._finish(job, None, cancelled=True)
+            except LoupeError as err:
+                self._finish(job, err)
+            except Exception as exc:
+                log.exception("session %s: job %r failed", self.id, job.ctx.request.id)
+                self._finish(job, LoupeError("internal", f"{type(exc).__name__}: {exc}"))
+            else:
+                try:
+                    reply = commit(self.state)
+                except LoupeError as err:
+                    self._finish(job, err)
+                else:
+                    self._finish(job, None, reply=reply)
+
+    def _finish(
+        self, job: Job, err: LoupeError | None, cancelled: bool = False, reply: dict[str, Any] | None = None
+    ) -> None:
+        req = job.ctx.request
+        self.jobs.pop(req.id, None)  # type: ignore[arg-type]
+        if err is not None:
+            self.send_error(req.id, err)
+            return
+        done: dict[str, Any] = {}
+        if reply is not None and reply["type"] == "done":
+            done = reply
+        elif reply is not None:
+            self.send({**reply, "id": req.id})
+        if req.type in ENDS_WITH_DONE:
+            ms = (time.perf_counter() - job.started) * 1000
+            self.send({**done, "type": "done", "id": req.id, "ms": ms, "cancelled": cancelled})
+
+
+def model_info(host: Host) -> dict[str, Any]:
+    """The `model` object of welcome and GET /api/model."""
+    cfg = host.model.cfg
+    keys = (
+        "name",
+        "arch",
+        "n_layers",
+        "n_heads",
+        "n_kv_heads",
+        "d_model",
+        "d_head",
+        "d_mlp",
+        "d_vocab",
+        "n_ctx",
+    )
+    info = {k: getattr(cfg, k) for k in keys}
+    info["hook_points"] = host.model.hook_points
+    return info
