@@ -1,0 +1,162 @@
+/**
+ * WebSocket client for /ws: hello/welcome handshake, request ids, per-request frame
+ * callbacks and a promise that settles on the request's final frame (proto/README.md §4).
+ */
+import { decodeFrame, encodeFrame } from './codec';
+import type { ClientMsg, ErrorMsg, JobType, RequestId, ServerMsg, WelcomeMsg } from './wire';
+
+export type ConnState = 'connecting' | 'open' | 'closed';
+
+/** A request failed: carries the server's error code and message. */
+export class ServerError extends Error {
+  readonly code: string;
+  constructor(e: Pick<ErrorMsg, 'code' | 'message'>) {
+    super(e.message);
+    this.code = e.code;
+  }
+}
+
+const JOB_TYPES = new Set<string>(['run', 'generate', 'runs.save', 'vectors.from_prompts'] satisfies JobType[]);
+
+/** Whether `msg` is the last frame the server sends for a request of type `reqType`. */
+export function isFinalFrame(reqType: string, msg: ServerMsg): boolean {
+  if (msg.type === 'error') return true;
+  return JOB_TYPES.has(reqType) ? msg.type === 'done' : true;
+}
+
+interface Pending { type: string; onFrame?: (m: ServerMsg) => void; resolve: (m: ServerMsg) => void; reject: (e: Error) => void }
+
+export interface ClientEvents {
+  onState?: (s: ConnState, detail?: string) => void;
+  onWelcome?: (w: WelcomeMsg) => void;
+  /** Errors not tied to a pending request (e.g. a bad frame). */
+  onStrayError?: (e: ErrorMsg) => void;
+}
+
+type Outgoing = ClientMsg extends infer M ? (M extends { id: RequestId } ? Omit<M, 'id'> : never) : never;
+
+export class LoupeClient {
+  private ws: WebSocket | null = null;
+  private pending = new Map<string, Pending>();
+  private seq = 0;
+  private ready: Promise<WelcomeMsg> | null = null;
+  welcome: WelcomeMsg | null = null;
+  private readonly url: string;
+  private readonly events: ClientEvents;
+
+  constructor(url: string, events: ClientEvents = {}) {
+    this.url = url;
+    this.events = events;
+  }
+
+  /** Open the socket and say hello; resolves with `welcome`. */
+  connect(): Promise<WelcomeMsg> {
+    if (this.ready) return this.ready;
+    this.events.onState?.('connecting');
+    this.ready = new Promise<WelcomeMsg>((resolve, reject) => {
+      const ws = new WebSocket(this.url);
+      ws.binaryType = 'arraybuffer';
+      this.ws = ws;
+      let welcomed = false;
+      ws.onopen = () => ws.send(encodeFrame({ type: 'hello', protocol: 1, client: 'loupe-web' }));
+      ws.onmessage = (ev) => {
+        let msg: ServerMsg;
+        try {
+          msg = decodeFrame(ev.data as ArrayBuffer) as ServerMsg;
+        } catch (e) {
+          this.events.onStrayError?.({ type: 'error', code: 'bad_frame', message: `could not decode a server frame: ${String(e)}` });
+          return;
+        }
+        if (!welcomed) {
+          if (msg.type === 'welcome') {
+            welcomed = true;
+            this.welcome = msg;
+            this.events.onState?.('open');
+            this.events.onWelcome?.(msg);
+            resolve(msg);
+          } else if (msg.type === 'error') {
+            reject(new ServerError(msg));
+          }
+          return;
+        }
+        this.dispatch(msg);
+      };
+      ws.onclose = (ev) => {
+        const why = ev.reason || (ev.code === 1006 ? 'connection lost' : `closed (${ev.code})`);
+        this.failAll(new ServerError({ code: 'disconnected', message: why }));
+        this.ready = null;
+        this.ws = null;
+        this.events.onState?.('closed', why);
+        if (!welcomed) reject(new ServerError({ code: 'disconnected', message: why }));
+      };
+    });
+    return this.ready;
+  }
+
+  close(): void {
+    this.ws?.close();
+  }
+
+  get isOpen(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN && this.welcome !== null;
+  }
+
+  private dispatch(msg: ServerMsg): void {
+    const id = 'id' in msg && msg.id !== undefined ? String(msg.id) : null;
+    const p = id !== null ? this.pending.get(id) : undefined;
+    if (!p) {
+      if (msg.type === 'error') this.events.onStrayError?.(msg);
+      return;
+    }
+    if (isFinalFrame(p.type, msg)) {
+      this.pending.delete(id as string);
+      if (msg.type === 'error') p.reject(new ServerError(msg));
+      else {
+        p.onFrame?.(msg);
+        p.resolve(msg);
+      }
+    } else {
+      p.onFrame?.(msg);
+    }
+  }
+
+  private failAll(e: Error): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.reject(e);
+  }
+
+  /** Next request id ("w1", "w2", …). */
+  nextId(prefix = 'w'): string {
+    this.seq += 1;
+    return `${prefix}${this.seq}`;
+  }
+
+  /**
+   * Send a request; `onFrame` sees every frame for it (including the final one unless it is
+   * an error). Resolves with the final frame, rejects with `ServerError`.
+   */
+  request<T extends ServerMsg = ServerMsg>(msg: Outgoing, onFrame?: (m: ServerMsg) => void, id?: string): Promise<T> {
+    const rid = id ?? this.nextId(msg.type === 'run' ? 'r' : msg.type === 'generate' ? 'g' : 'q');
+    return new Promise<T>((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        reject(new ServerError({ code: 'disconnected', message: 'not connected to the server' }));
+        return;
+      }
+      this.pending.set(rid, { type: msg.type, onFrame, resolve: resolve as (m: ServerMsg) => void, reject });
+      this.ws.send(encodeFrame({ ...msg, id: rid }));
+    });
+  }
+
+  /** Fire a cancel for `target` (errors ignored: the job may have just finished). */
+  cancel(target: string): void {
+    this.request({ type: 'cancel', target }).catch(() => undefined);
+  }
+}
+
+/** The /ws URL next to the page (ws: or wss:), or `?server=host:port` from the query string. */
+export function defaultWsUrl(loc: Location = window.location): string {
+  const q = new URLSearchParams(loc.search).get('server');
+  const proto = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  return q ? `${proto}//${q}/ws` : `${proto}//${loc.host}/ws`;
+}

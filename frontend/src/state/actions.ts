@@ -1,0 +1,232 @@
+/**
+ * Everything that talks to the server: connect, (re)run, head detail, interventions, patch
+ * sources, steering vectors, generation. Reruns are coalesced: a change while a run is in
+ * flight cancels it and starts one fresh run afterwards, so sliders never pile up jobs.
+ */
+import { LoupeClient, ServerError, defaultWsUrl } from '../api/client';
+import { decodeTensor } from '../api/codec';
+import type { AttentionHeadReply, DoneMsg, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
+import { applyRunFrame, newRun } from './runData';
+import { get, notify, set, upsert } from './store';
+
+let client: LoupeClient | null = null;
+let inflight: string | null = null;
+let rerunQueued = false;
+let retryMs = 500;
+
+function errText(e: unknown): [string, string] {
+  if (e instanceof ServerError) return [e.code, e.message];
+  return ['client', e instanceof Error ? e.message : String(e)];
+}
+
+function report(e: unknown): void {
+  const [code, message] = errText(e);
+  if (code !== 'disconnected') notify(code, message);
+}
+
+/** Open the session; reconnects with backoff when the socket drops. */
+export function connect(url: string = defaultWsUrl()): void {
+  client = new LoupeClient(url, {
+    onState: (conn, detail) => {
+      set({ conn, connDetail: detail ?? '' });
+      if (conn === 'closed') {
+        inflight = null;
+        set((s) => ({ run: s.run && s.run.status === 'running' ? { ...s.run, status: 'error', error: 'disconnected' } : s.run, gen: s.gen && { ...s.gen, running: false } }));
+        setTimeout(() => connect(url), retryMs);
+        retryMs = Math.min(8000, retryMs * 2);
+      }
+    },
+    onWelcome: (w) => {
+      retryMs = 500;
+      const s = get();
+      // A new session starts empty: keep only interventions that need no saved state.
+      const keep = s.interventions.filter((i) => i.op === 'ablate' || i.op === 'scale');
+      const layer = s.model ? s.steer.layer : Math.round(w.model.n_layers * 0.3);
+      set({ model: w.model, limits: w.limits, session: w.session, interventions: keep, savedRuns: [], vectors: [], steer: { ...s.steer, layer, vector: null } });
+      const after = keep.length ? pushInterventions(keep) : Promise.resolve();
+      void after.then(() => rerun());
+    },
+    onStrayError: (e) => notify(e.code, e.message),
+  });
+  client.connect().catch(report);
+}
+
+/** Run the prompt in the box now (cancelling a run in flight). */
+export function rerun(): void {
+  if (!client?.isOpen) return;
+  if (inflight) {
+    rerunQueued = true;
+    client.cancel(inflight);
+    return;
+  }
+  void startRun();
+}
+
+async function startRun(): Promise<void> {
+  const c = client;
+  const s = get();
+  if (!c || !s.model) return;
+  const prompt = s.prompt;
+  if (!prompt.trim()) {
+    notify('empty_prompt', 'Type a prompt first.');
+    return;
+  }
+  const id = c.nextId('r');
+  inflight = id;
+  const prev = s.run;
+  const run = newRun(id, prompt, s.model.n_layers);
+  if (prev && prev.prompt === prompt) {
+    // Same prompt (an intervention changed): keep the last predictions until the new ones land.
+    Object.assign(run, { strTokens: prev.strTokens, tokenIds: prev.tokenIds, topK: prev.topK, clean: prev.clean, logitDiff: prev.logitDiff });
+  }
+  const samePrompt = prev?.prompt === prompt;
+  set({ run, scrub: null, playing: false, ...(samePrompt ? {} : { focusPos: null }) });
+  const onFrame = (m: ServerMsg) => set((st) => ({ run: st.run && st.run.id === id ? applyRunFrame(st.run, m) : st.run }));
+  try {
+    const answer = s.answer.trim() && s.wrong.trim() ? { answer: s.answer, wrong: s.wrong } : {};
+    await c.request<DoneMsg>({ type: 'run', prompt, top_k: 10, summaries: true, ...answer }, onFrame, id);
+  } catch (e) {
+    onFrame({ type: 'error', id, code: errText(e)[0], message: errText(e)[1] });
+    if (!(e instanceof ServerError && e.code === 'not_found')) report(e);
+  } finally {
+    if (inflight === id) inflight = null;
+    if (rerunQueued) {
+      rerunQueued = false;
+      void startRun();
+    } else if (get().run?.status === 'done') {
+      void loadDetail();
+    }
+  }
+}
+
+/** Focus a head: select it and fetch its full pattern from the last run. */
+export function selectHead(layer: number, head: number): void {
+  set({ selected: { layer, head } });
+  if (!inflight) void loadDetail();
+}
+
+async function loadDetail(): Promise<void> {
+  const sel = get().selected;
+  if (!client?.isOpen || !sel) return;
+  set({ detailLoading: true });
+  try {
+    const r = await client.request<AttentionHeadReply>({ type: 'attention.head', layer: sel.layer, head: sel.head });
+    const cur = get().selected;
+    if (cur && cur.layer === r.layer && cur.head === r.head) {
+      set({ detail: { layer: r.layer, head: r.head, pattern: decodeTensor(r.pattern), strTokens: r.str_tokens } });
+    }
+  } catch (e) {
+    report(e);
+  } finally {
+    set({ detailLoading: false });
+  }
+}
+
+async function pushInterventions(items: Intervention[]): Promise<void> {
+  if (!client?.isOpen) return;
+  try {
+    await client.request<InterventionsReply>({ type: 'interventions.set', items });
+  } catch (e) {
+    report(e);
+    // The server rejected the list and kept its own: show what is really applied.
+    try {
+      const r = await client.request<InterventionsReply>({ type: 'interventions.list' });
+      set({ interventions: r.items });
+    } catch (e2) {
+      report(e2);
+    }
+  }
+}
+
+/** Replace the session's interventions and re-run at once. */
+export function setInterventions(items: Intervention[]): void {
+  set({ interventions: items });
+  void pushInterventions(items);
+  rerun();
+}
+
+/** Add or replace one intervention (by id) and re-run. */
+export function putIntervention(item: Intervention): void {
+  setInterventions(upsert(get().interventions, item));
+}
+
+/** Save the second prompt as a patch source named `name`. */
+export async function saveSource(name = 'corrupt'): Promise<boolean> {
+  if (!client?.isOpen) return false;
+  try {
+    let items: RunsReply['items'] = [];
+    await client.request({ type: 'runs.save', name, prompt: get().corruptPrompt }, (m) => {
+      if (m.type === 'runs') items = (m as RunsReply).items;
+    });
+    set({ savedRuns: items });
+    return true;
+  } catch (e) {
+    report(e);
+    return false;
+  }
+}
+
+/** Build the steering vector from the contrast prompts and (re)apply it with the current scale. */
+export async function makeSteeringVector(): Promise<boolean> {
+  const s = get();
+  if (!client?.isOpen) return false;
+  const name = 'steer';
+  try {
+    let info: VectorsReply | null = null;
+    await client.request({ type: 'vectors.from_prompts', name, positive: [s.steer.positive], negative: [s.steer.negative], layer: s.steer.layer }, (m) => {
+      if (m.type === 'vectors') info = m as VectorsReply;
+    });
+    set((st) => ({ steer: { ...st.steer, vector: name }, vectors: (info as VectorsReply | null)?.items ?? st.vectors }));
+    putIntervention(steerIntervention());
+    return true;
+  } catch (e) {
+    report(e);
+    return false;
+  }
+}
+
+/** The steer intervention for the current config. */
+export function steerIntervention(enabled = true): Intervention {
+  const { steer } = get();
+  return { id: 'steer', op: 'steer', hook: `blocks.${steer.layer}.hook_resid_post`, vector: 'steer', scale: steer.scale, positions: 'all', enabled };
+}
+
+/** Generate from the steering prompt with and without the session's interventions, streaming. */
+export async function generate(maxNew = 24): Promise<void> {
+  const c = client;
+  const s = get();
+  if (!c?.isOpen) return;
+  if (s.gen?.running) c.cancel(s.gen.id);
+  const id = c.nextId('g');
+  set({ gen: { id, prompt: s.steer.genPrompt, steered: [], baseline: [], running: true } });
+  const onFrame = (m: ServerMsg) => {
+    if (m.type !== 'gen.token') return;
+    const t = m as GenTokenMsg;
+    set((st) => {
+      if (!st.gen || st.gen.id !== id) return {};
+      const key = t.branch === 'baseline' ? 'baseline' : 'steered';
+      const arr = st.gen[key].slice();
+      arr[t.index] = t.text;
+      return { gen: { ...st.gen, [key]: arr } };
+    });
+  };
+  try {
+    const done = await c.request<DoneMsg>({ type: 'generate', prompt: s.steer.genPrompt, max_new_tokens: maxNew, temperature: 0, compare: true }, onFrame, id);
+    set((st) => ({ gen: st.gen && st.gen.id === id ? { ...st.gen, running: false, ms: done.ms } : st.gen }));
+  } catch (e) {
+    set((st) => ({ gen: st.gen && st.gen.id === id ? { ...st.gen, running: false } : st.gen }));
+    report(e);
+  }
+}
+
+/** Stop whatever is running in this session. */
+export function cancelAll(): void {
+  if (!client?.isOpen) return;
+  rerunQueued = false;
+  client.request({ type: 'cancel' }).catch(() => undefined);
+}
+
+/** For tests and the console: the live client. */
+export function currentClient(): LoupeClient | null {
+  return client;
+}

@@ -1,0 +1,98 @@
+/**
+ * Exports: the captured data as JSON, and the session as a runnable Python script using the
+ * scripting client (`loupe.client`), so whatever was found by clicking can be rerun in code.
+ */
+import type { Intervention, WireTensor } from '../api/wire';
+import type { LoupeState } from './store';
+
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+const arr = (a: ArrayLike<number> | undefined) => (a ? Array.from(a, r4) : undefined);
+
+/** Everything the views show, as plain JSON (arrays of numbers, row-major). */
+export function exportJson(s: LoupeState): Record<string, unknown> {
+  const run = s.run;
+  return {
+    loupe: 'web-export', protocol: 1, exported_at: new Date().toISOString(),
+    model: s.model && { ...s.model, hook_points: undefined },
+    prompt: run?.prompt ?? s.prompt,
+    tokens: run?.tokenIds, str_tokens: run?.strTokens,
+    interventions: s.interventions,
+    prediction: run && { top_k: run.topK, clean: run.clean, intervened: run.intervened, logit_diff: run.logitDiff, ms: run.ms },
+    layers: run?.layers.map((d, layer) => d && {
+      layer, ms: d.ms, resid_norm: arr(d.residNorm), lens_top1: d.lensTop1, lens_prob: arr(d.lensProb), lens_top5: d.lensTop5,
+      attn_thumbs: d.thumbs && { shape: [d.thumbs.data.length / (d.thumbs.size * d.thumbs.size), d.thumbs.size, d.thumbs.size], data: arr(d.thumbs.data) },
+    }),
+    selected_head: s.detail && { layer: s.detail.layer, head: s.detail.head, shape: s.detail.pattern.shape, pattern: arr(s.detail.pattern.data) },
+    steering: { ...s.steer, vector_info: s.vectors.find((v) => v.name === 'steer') ?? null },
+    generation: s.gen && { prompt: s.gen.prompt, steered: s.gen.steered.join(''), baseline: s.gen.baseline.join('') },
+    saved_runs: s.savedRuns.map((r) => ({ ...r, prompt: r.name === 'corrupt' ? s.corruptPrompt : undefined })),
+  };
+}
+
+/** A Python literal for a JSON-like value. */
+export function py(v: unknown): string {
+  if (v === null || v === undefined) return 'None';
+  if (v === true) return 'True';
+  if (v === false) return 'False';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'float("nan")';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(py).join(', ')}]`;
+  if (typeof v === 'object') {
+    return `{${Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}: ${py(x)}`).join(', ')}}`;
+  }
+  return 'None';
+}
+
+function isTensor(v: unknown): v is WireTensor {
+  return typeof v === 'object' && v !== null && 'dtype' in v && 'data' in v;
+}
+
+/** The session as a Python script for `loupe.client.SyncClient` (proto/README.md, backend/loupe/client.py). */
+export function pythonScript(s: LoupeState, url: string): string {
+  const run = s.run;
+  const prompt = run?.prompt ?? s.prompt;
+  const items = s.interventions.filter((i) => !(i.op === 'steer' && isTensor(i.vector)));
+  const needsSource = items.some((i) => i.op === 'patch');
+  const needsVector = items.some((i) => i.op === 'steer') || !!s.gen;
+  const L: string[] = [];
+  L.push('"""Loupe session exported from the web UI.', '', `Model: ${s.model?.name ?? '?'}   Exported: ${new Date().toISOString()}`,
+    'Run with the Loupe server up (`loupe serve`):  python this_script.py', '"""');
+  L.push('from loupe.client import SyncClient', '');
+  L.push(`URL = ${py(url)}`, `PROMPT = ${py(prompt)}`, `ANSWER, WRONG = ${py(s.answer)}, ${py(s.wrong)}`);
+  L.push(`INTERVENTIONS = [\n${items.map((i: Intervention) => `    ${py(i)},`).join('\n')}\n]`, '');
+  L.push('', 'def top(preds, k=5):', '    return [(p["str"], round(p["prob"], 3)) for p in preds[:k]]', '', '');
+  L.push('with SyncClient(URL) as lo:');
+  L.push('    print("model:", lo.model["name"])');
+  if (needsSource) L.push(`    lo.save_run("corrupt", ${py(s.corruptPrompt)})  # patch source`);
+  if (needsVector) {
+    L.push(`    lo.vector_from_prompts("steer", positive=[${py(s.steer.positive)}], negative=[${py(s.steer.negative)}], layer=${s.steer.layer})`);
+  }
+  L.push('    lo.set_interventions(INTERVENTIONS)');
+  L.push('    # One run gives both: top_k with the interventions, clean without them');
+  L.push('    res = lo.run(PROMPT, answer=ANSWER.strip() and ANSWER or None, wrong=WRONG.strip() and WRONG or None)');
+  L.push('    print("tokens:", res.str_tokens)');
+  L.push('    print("clean:     ", top(res.clean))');
+  L.push('    print("intervened:", top(res.top_k), "(interventions applied)" if res.intervened else "(none active)")');
+  L.push('    if res.logit_diff:');
+  L.push('        ld = res.logit_diff');
+  L.push('        print(f"logit({ld[\'answer\']!r}) - logit({ld[\'wrong\']!r}): clean {ld[\'clean\']:+.3f}, intervened {ld[\'value\']:+.3f}")');
+  if (s.gen) {
+    L.push('', '    # Steering demo: with and without the interventions, side by side');
+    L.push(`    frames = lo.generate(${py(s.gen.prompt)}, max_new_tokens=${Math.max(1, s.gen.steered.length)}, temperature=0.0, compare=True)`);
+    L.push('    for branch in ("steered", "baseline"):');
+    L.push(`        print(f"{branch:>8}:", ${py(s.gen.prompt)} + "".join(f["text"] for f in frames if f["branch"] == branch))`);
+  }
+  return `${L.join('\n')}\n`;
+}
+
+/** Trigger a browser download of `data`. */
+export function download(name: string, data: Blob | string, type = 'application/octet-stream'): void {
+  const blob = typeof data === 'string' ? new Blob([data], { type }) : data;
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}

@@ -1,0 +1,121 @@
+/**
+ * Pure run-state logic: turning `run.*` frames into the view model the panels draw.
+ * No I/O here, so it is unit-tested directly (runData.test.ts).
+ */
+import { decodeTensor } from '../api/codec';
+import type { LogitDiff, Pred, RunLayerMsg, RunResultMsg, RunTokensMsg, ServerMsg } from '../api/wire';
+import type { LayerThumbs } from '../viz/attentionGrid';
+
+/** What one layer contributes to the views. */
+export interface LayerData {
+  ms: number;
+  thumbs?: LayerThumbs;
+  /** [T] L2 norm of resid_post. */
+  residNorm?: Float32Array;
+  /** [T] logit-lens argmax strings and probabilities. */
+  lensTop1?: string[];
+  lensProb?: Float32Array;
+  /** Logit-lens top-5 at the last position. */
+  lensTop5?: { str: string; prob: number }[];
+}
+
+export type RunStatus = 'running' | 'done' | 'cancelled' | 'error';
+
+export interface RunView {
+  id: string;
+  prompt: string;
+  nLayers: number;
+  strTokens: string[];
+  tokenIds: number[];
+  layers: (LayerData | undefined)[];
+  layersDone: number;
+  topK: Pred[];
+  clean: Pred[];
+  intervened: boolean;
+  logitDiff?: LogitDiff;
+  ms?: number;
+  status: RunStatus;
+  error?: string;
+}
+
+export function newRun(id: string, prompt: string, nLayers: number): RunView {
+  return {
+    id, prompt, nLayers, strTokens: [], tokenIds: [], layers: new Array(nLayers).fill(undefined), layersDone: 0,
+    topK: [], clean: [], intervened: false, status: 'running',
+  };
+}
+
+/** Decode a `run.layer` summary into LayerData. */
+export function layerData(msg: RunLayerMsg): LayerData {
+  const out: LayerData = { ms: msg.ms };
+  const s = msg.summary;
+  if (!s) return out;
+  if (s.resid_norm) out.residNorm = Float32Array.from(decodeTensor(s.resid_norm).data);
+  if (s.attn) {
+    const t = decodeTensor(s.attn);
+    out.thumbs = { size: t.shape[1] ?? 0, data: t.data as Float32Array };
+  }
+  if (s.lens) {
+    if (s.lens.top1_str) out.lensTop1 = s.lens.top1_str;
+    if (s.lens.prob) out.lensProb = Float32Array.from(decodeTensor(s.lens.prob).data);
+    if (s.lens.top5_str && s.lens.top5_prob) {
+      const p = decodeTensor(s.lens.top5_prob).data;
+      out.lensTop5 = s.lens.top5_str.map((str, i) => ({ str, prob: p[i] }));
+    }
+  }
+  return out;
+}
+
+/** Apply one frame of this run; frames of other requests are ignored. Returns a new object. */
+export function applyRunFrame(run: RunView, msg: ServerMsg): RunView {
+  if (!('id' in msg) || String(msg.id) !== run.id) return run;
+  switch (msg.type) {
+    case 'run.tokens': {
+      const m = msg as RunTokensMsg;
+      return { ...run, strTokens: m.str_tokens, tokenIds: Array.from(decodeTensor(m.tokens).data) };
+    }
+    case 'run.layer': {
+      const m = msg as RunLayerMsg;
+      const layers = run.layers.slice();
+      layers[m.layer] = layerData(m);
+      return { ...run, layers, layersDone: Math.max(run.layersDone, m.layer + 1) };
+    }
+    case 'run.result': {
+      const m = msg as RunResultMsg;
+      return { ...run, topK: m.top_k, clean: m.clean, intervened: m.intervened, logitDiff: m.logit_diff };
+    }
+    case 'done':
+      return { ...run, ms: msg.ms, status: msg.cancelled ? 'cancelled' : 'done' };
+    case 'error':
+      return { ...run, status: 'error', error: `${msg.code}: ${msg.message}` };
+    default:
+      return run;
+  }
+}
+
+/** Number of layers the views should show: all arrived layers, or the scrubber's choice. */
+export function visibleLayers(run: RunView | null, scrub: number | null): number {
+  if (!run) return 0;
+  return scrub === null ? run.layersDone : Math.min(run.layersDone, scrub + 1);
+}
+
+/** The layer the views centre on (the last visible one), or -1. */
+export function currentLayer(run: RunView | null, scrub: number | null): number {
+  return visibleLayers(run, scrub) - 1;
+}
+
+/** Stack per-layer [T] vectors into a [L, T] matrix (missing layers are NaN). */
+export function stackLayers(run: RunView, pick: (d: LayerData) => Float32Array | undefined): Float32Array {
+  const T = run.strTokens.length;
+  const out = new Float32Array(run.nLayers * T).fill(NaN);
+  run.layers.forEach((d, l) => {
+    const v = d && pick(d);
+    if (v) out.set(v.subarray(0, T), l * T);
+  });
+  return out;
+}
+
+/** Probability lookup in a top-k list (or undefined). */
+export function probOf(preds: Pred[], token: number): number | undefined {
+  return preds.find((p) => p.token === token)?.prob;
+}

@@ -1,0 +1,135 @@
+/**
+ * The one shared store (zustand). Panels read slices of it; `actions.ts` talks to the server
+ * and writes here. Setters are small and synchronous.
+ */
+import { create } from 'zustand';
+import type { ConnState } from '../api/client';
+import type { Tensor } from '../api/codec';
+import type { Intervention, Limits, ModelInfo, SavedRun, VectorInfo } from '../api/wire';
+import type { HeadMark } from '../viz/attentionGrid';
+import type { RunView } from './runData';
+
+export const DEFAULT_PROMPT = 'When Mary and John went to the store, John gave a drink to';
+export const DEFAULT_CORRUPT = 'When Mary and John went to the store, Mary gave a drink to';
+
+export interface HeadRef { layer: number; head: number }
+export interface HeadDetail extends HeadRef { pattern: Tensor; strTokens: string[] }
+export interface Notice { key: number; code: string; message: string }
+export interface GenState {
+  id: string; prompt: string; steered: string[]; baseline: string[]; running: boolean; ms?: number;
+}
+export interface SteerConfig { positive: string; negative: string; layer: number; scale: number; vector: string | null; genPrompt: string }
+
+export interface LoupeState {
+  conn: ConnState;
+  connDetail: string;
+  model: ModelInfo | null;
+  limits: Limits | null;
+  session: string;
+  prompt: string;
+  run: RunView | null;
+  /** null: follow arriving layers live; n: show layers 0..n (scrubber / replay). */
+  scrub: number | null;
+  playing: boolean;
+  focusPos: number | null;
+  selected: HeadRef | null;
+  detail: HeadDetail | null;
+  detailLoading: boolean;
+  interventions: Intervention[];
+  answer: string;
+  wrong: string;
+  corruptPrompt: string;
+  savedRuns: SavedRun[];
+  vectors: VectorInfo[];
+  steer: SteerConfig;
+  gen: GenState | null;
+  notices: Notice[];
+  /** Heads with known roles, outlined in the grid (filled by a later head-scores view). */
+  headMarks: HeadMark[];
+  /** Log of what the user ran, for the Python export. */
+  history: string[];
+}
+
+export const initialState: LoupeState = {
+  conn: 'connecting', connDetail: '', model: null, limits: null, session: '',
+  prompt: DEFAULT_PROMPT, run: null, scrub: null, playing: false, focusPos: null,
+  selected: null, detail: null, detailLoading: false, interventions: [],
+  answer: ' Mary', wrong: ' John', corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], vectors: [],
+  steer: { positive: 'Love', negative: 'Hate', layer: 8, scale: 6, vector: null, genPrompt: 'I hate you because' },
+  gen: null, notices: [], headMarks: [], history: [],
+};
+
+export const useLoupe = create<LoupeState>()(() => ({ ...initialState }));
+
+export const set = useLoupe.setState;
+export const get = useLoupe.getState;
+
+let noticeKey = 0;
+/** Show an error/notice banner (kept to the last 4). */
+export function notify(code: string, message: string): void {
+  noticeKey += 1;
+  set((s) => ({ notices: [...s.notices.slice(-3), { key: noticeKey, code, message }] }));
+}
+export function dismiss(key: number): void {
+  set((s) => ({ notices: s.notices.filter((n) => n.key !== key) }));
+}
+
+/** Intervention id for a head ablation, stable so toggling replaces rather than duplicates. */
+export const ablateId = (layer: number, head: number): string => `ablate-L${layer}H${head}`;
+
+/** Keys "layer:head" of enabled head ablations (for the grid overlay). */
+export function ablatedHeads(items: Intervention[]): Set<string> {
+  const out = new Set<string>();
+  for (const it of items) {
+    if (it.op !== 'ablate' || it.enabled === false || it.head === undefined) continue;
+    const m = /^blocks\.(\d+)\./.exec(it.hook);
+    if (m) out.add(`${m[1]}:${it.head}`);
+  }
+  return out;
+}
+
+/** Toggle a zero/mean ablation of one head's z. Returns the new list. */
+export function toggleAblation(items: Intervention[], layer: number, head: number, mode: 'zero' | 'mean' = 'zero'): Intervention[] {
+  const id = ablateId(layer, head);
+  if (items.some((i) => i.id === id)) return items.filter((i) => i.id !== id);
+  return [...items, { id, op: 'ablate', hook: `blocks.${layer}.attn.hook_z`, head, mode, enabled: true }];
+}
+
+/** Set one head's ablation mode (null removes it), keeping its place in the list. */
+export function setAblation(items: Intervention[], layer: number, head: number, mode: 'zero' | 'mean' | null): Intervention[] {
+  const id = ablateId(layer, head);
+  if (mode === null) return items.filter((i) => i.id !== id);
+  return upsert(items, { id, op: 'ablate', hook: `blocks.${layer}.attn.hook_z`, head, mode, enabled: true });
+}
+
+/** The ablation mode of a head, or null. */
+export function ablationMode(items: Intervention[], layer: number, head: number): 'zero' | 'mean' | null {
+  const it = items.find((i) => i.id === ablateId(layer, head));
+  return it && it.op === 'ablate' ? (it.mode ?? 'zero') : null;
+}
+
+/** Replace (by id) or append an intervention. */
+export function upsert(items: Intervention[], item: Intervention): Intervention[] {
+  const i = items.findIndex((x) => x.id === item.id);
+  if (i < 0) return [...items, item];
+  const out = items.slice();
+  out[i] = item;
+  return out;
+}
+
+/** Human-readable one-liner for an intervention. */
+export function describe(it: Intervention): string {
+  const m = /^blocks\.(\d+)\.(.*)$/.exec(it.hook);
+  const where = m ? `L${m[1]} ${m[2]}` : it.hook;
+  const pos = 'positions' in it && Array.isArray(it.positions) ? ` @pos ${it.positions.join(',')}` : '';
+  switch (it.op) {
+    case 'ablate':
+      return `${it.mode ?? 'zero'}-ablate ${m ? `L${m[1]}` : it.hook}${it.head !== undefined ? `H${it.head}` : ''}${pos}`;
+    case 'patch':
+      return `patch ${where}${it.head !== undefined ? ` H${it.head}` : ''} from “${it.source}”${pos}`;
+    case 'steer':
+      return `steer ${where} += ${it.scale ?? 1} × ${typeof it.vector === 'string' ? it.vector : 'vector'}`;
+    case 'scale':
+      return `scale ${where}${it.index !== undefined ? `[${it.index}]` : ''} × ${it.factor}`;
+  }
+}

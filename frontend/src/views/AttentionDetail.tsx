@@ -1,0 +1,91 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useLoupe } from '../state/store';
+import { drawColLabels, drawLegend, drawRowLabels, labelWidth } from '../viz/axes';
+import { ATTENTION_LUT } from '../viz/colour';
+import { drawHeatmap, setupCanvas } from '../viz/heatmap';
+import { bandIndexAt, bandScale, showToken } from '../viz/scales';
+import { Panel } from './Panel';
+import { useSize } from './useSize';
+
+/** Props of the enlarged head view. */
+export interface AttentionDetailProps {
+  /** Largest cell size in CSS px. */
+  maxCell?: number;
+}
+
+/** The selected head's full T×T pattern (requested on demand), token labels, hover values. */
+export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
+  const wrap = useRef<HTMLDivElement>(null);
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const { width } = useSize(wrap);
+  const detail = useLoupe((s) => s.detail);
+  const selected = useLoupe((s) => s.selected);
+  const loading = useLoupe((s) => s.detailLoading);
+  const focus = useLoupe((s) => s.focusPos);
+  const [hover, setHover] = useState<{ q: number; k: number; x: number; y: number } | null>(null);
+
+  const geom = useMemo(() => {
+    if (!detail || !width) return null;
+    const T = detail.strTokens.length;
+    const probe = document.createElement('canvas').getContext('2d');
+    const left = probe ? labelWidth(probe, detail.strTokens) : 80;
+    const top = Math.min(90, left * 0.9 + 10);
+    const cell = Math.max(4, Math.min(maxCell, Math.floor((width - left - 8) / T)));
+    const size = cell * T;
+    return { T, left, top, size, x: bandScale(T, size), bottom: 28 };
+  }, [detail, width, maxCell]);
+
+  useEffect(() => {
+    if (!geom || !detail || !canvas.current) return;
+    const { T, left, top, size, x } = geom;
+    const ctx = setupCanvas(canvas.current, left + size + 8, top + size + geom.bottom);
+    ctx.clearRect(0, 0, left + size + 8, top + size + geom.bottom);
+    ctx.fillStyle = '#0e1016';
+    ctx.fillRect(left, top, size, size);
+    drawHeatmap(ctx, detail.pattern.data, T, T, { x: left, y: top, w: size, h: size }, ATTENTION_LUT, [0, 1], { causal: true, maskWord: 0xff1a1510 });
+    ctx.save();
+    ctx.translate(0, top);
+    drawRowLabels(ctx, detail.strTokens, x, left, left, focus);
+    ctx.restore();
+    ctx.save();
+    ctx.translate(left, 0);
+    drawColLabels(ctx, detail.strTokens, x, top, top, focus);
+    ctx.restore();
+    if (focus !== null && focus < T) {
+      ctx.strokeStyle = 'rgba(255,212,121,0.9)';
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(left + 0.5, top + (x(focus) ?? 0) + 0.5, size - 1, x.bandwidth() - 1);
+    }
+    drawLegend(ctx, ATTENTION_LUT.css, left + 24, top + size + 10, 120, 8, '0', '1', 'attention');
+  }, [geom, detail, focus]);
+
+  const hint = selected ? `L${selected.layer} H${selected.head}${loading ? ' · loading…' : ''}` : 'click a head in the grid';
+  const v = hover && detail ? detail.pattern.data[hover.q * geom!.T + hover.k] : 0;
+  return (
+    <Panel title="Head pattern" hint={hint} testId="attention-detail" className="detail-panel">
+      <div ref={wrap} className="canvas-wrap">
+        {!detail && <div className="empty">{selected ? 'loading the full pattern…' : 'Select a head to see its full pattern, query rows × key columns.'}</div>}
+        <canvas
+          ref={canvas}
+          role="img"
+          aria-label={detail ? `Attention pattern of layer ${detail.layer} head ${detail.head}` : 'No head selected'}
+          style={{ display: detail ? 'block' : 'none' }}
+          onMouseMove={(e) => {
+            if (!geom) return;
+            const px = e.nativeEvent.offsetX - geom.left;
+            const py = e.nativeEvent.offsetY - geom.top;
+            const q = bandIndexAt(geom.x, py);
+            const k = bandIndexAt(geom.x, px);
+            setHover(q >= 0 && k >= 0 ? { q, k, x: e.nativeEvent.offsetX, y: e.nativeEvent.offsetY } : null);
+          }}
+          onMouseLeave={() => setHover(null)}
+        />
+        {hover && detail && (
+          <div className="tooltip" style={{ left: hover.x + 14, top: hover.y + 10 }} data-testid="attention-hover">
+            <b>{showToken(detail.strTokens[hover.q])}</b> → <b>{showToken(detail.strTokens[hover.k])}</b>: {hover.k > hover.q ? 'masked' : v.toFixed(3)}
+          </div>
+        )}
+      </div>
+    </Panel>
+  );
+}

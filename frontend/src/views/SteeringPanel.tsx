@@ -1,0 +1,88 @@
+import { useState } from 'react';
+import { generate, makeSteeringVector, putIntervention, steerIntervention } from '../state/actions';
+import { get, set, useLoupe, type SteerConfig } from '../state/store';
+import { Panel } from './Panel';
+
+/** Props of the steering demo. */
+export interface SteeringPanelProps {
+  /** Tokens generated per branch. */
+  maxNewTokens?: number;
+}
+
+/**
+ * Steering: a vector from contrast prompts (mean resid(positive) − mean resid(negative) at a
+ * layer), added with a scale; generate with and without it side by side, streaming.
+ */
+export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
+  const steer = useLoupe((s) => s.steer);
+  const nL = useLoupe((s) => s.model?.n_layers ?? 1);
+  const gen = useLoupe((s) => s.gen);
+  const item = useLoupe((s) => s.interventions.find((i) => i.id === 'steer'));
+  const vec = useLoupe((s) => s.vectors.find((v) => v.name === 'steer'));
+  const open = useLoupe((s) => s.conn === 'open');
+  const [busy, setBusy] = useState(false);
+  const edit = (patch: Partial<SteerConfig>) => set((s) => ({ steer: { ...s.steer, ...patch } }));
+  const stale = !steer.vector;
+  const enabled = item ? item.enabled !== false : false;
+
+  const build = async () => {
+    setBusy(true);
+    await makeSteeringVector();
+    setBusy(false);
+  };
+
+  return (
+    <Panel title="Steering" hint={vec ? `vector ‖v‖ = ${vec.norm.toFixed(1)} at L${steer.layer}` : 'add a direction to the residual stream'} testId="steering-panel" className="steer-panel">
+      <div className="row">
+        <input className="grow" aria-label="Positive prompt" value={steer.positive} onChange={(e) => edit({ positive: e.target.value, vector: null })} />
+        <span className="muted">−</span>
+        <input className="grow" aria-label="Negative prompt" value={steer.negative} onChange={(e) => edit({ negative: e.target.value, vector: null })} />
+      </div>
+      <div className="row">
+        <label className="inline">layer
+          <input type="number" min={0} max={nL - 1} value={steer.layer} aria-label="Steering layer"
+            onChange={(e) => edit({ layer: Math.max(0, Math.min(nL - 1, Number(e.target.value))), vector: null })} />
+        </label>
+        <label className="inline grow">× <b className="scale-readout">{steer.scale.toFixed(1)}</b>
+          <input type="range" min={-20} max={20} step={0.5} value={steer.scale} aria-label="Steering scale" className="grow"
+            onChange={(e) => {
+              edit({ scale: Number(e.target.value) });
+              if (get().steer.vector && item) putIntervention(steerIntervention(enabled));
+            }} />
+        </label>
+      </div>
+      <div className="row">
+        <button type="button" data-testid="make-vector" disabled={!open || busy} className={stale ? 'primary' : ''} onClick={build}>
+          {busy ? 'building…' : stale ? 'build & apply vector' : 'rebuild vector'}
+        </button>
+        {item && (
+          <label className="inline">
+            <input type="checkbox" checked={enabled} onChange={(e) => putIntervention(steerIntervention(e.target.checked))} /> apply to runs
+          </label>
+        )}
+      </div>
+      <div className="gen-box">
+        <div className="row">
+          <input className="grow" aria-label="Generation prompt" value={steer.genPrompt} onChange={(e) => edit({ genPrompt: e.target.value })} />
+          <button type="button" data-testid="generate" disabled={!open} onClick={async () => {
+            if (get().steer.vector === null) await build();
+            void generate(maxNewTokens);
+          }}>
+            {gen?.running ? 'generating…' : 'generate ⇉'}
+          </button>
+        </div>
+        <div className="gen-cols">
+          <div className="gen-col" data-testid="gen-steered">
+            <div className="gen-title">steered{item && !enabled ? ' (steering off)' : ''}</div>
+            <p><span className="gen-prompt">{gen?.prompt}</span>{gen?.steered.join('')}{gen?.running && <span className="caret" />}</p>
+          </div>
+          <div className="gen-col" data-testid="gen-baseline">
+            <div className="gen-title">baseline</div>
+            <p><span className="gen-prompt">{gen?.prompt}</span>{gen?.baseline.join('')}{gen?.running && <span className="caret" />}</p>
+          </div>
+        </div>
+        {gen && !gen.running && gen.ms !== undefined && <div className="muted small-text">{gen.steered.length} + {gen.baseline.length} tokens in {(gen.ms / 1000).toFixed(1)} s</div>}
+      </div>
+    </Panel>
+  );
+}
