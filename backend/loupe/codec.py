@@ -98,25 +98,26 @@ def pack(message: dict[str, Any]) -> bytes:
     return msgpack.packb(message, default=_default, use_bin_type=True)
 
 
-def _decode_tree(obj: Any, depth: int) -> Any:
+def _decode_tree(obj: Any, path: str, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise CodecError("bad_frame", f"message nested deeper than {MAX_DEPTH} levels")
     if isinstance(obj, dict):
         if _is_tensor_map(obj) and isinstance(obj["data"], bytes):
-            return decode_tensor(obj)
-        return {k: _decode_tree(v, depth + 1) for k, v in obj.items()}
+            try:
+                return decode_tensor(obj)
+            except CodecError as exc:
+                raise CodecError(exc.code, f"{path}: {exc.message}") from None
+        return {k: _decode_tree(v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_decode_tree(v, depth + 1) for v in obj]
+        return [_decode_tree(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(obj)]
     return obj
 
 
-def unpack(frame: bytes, limits: UnpackLimits | None = None) -> dict[str, Any]:
-    """The message in frame bytes, tensors as numpy arrays; CodecError on anything malformed."""
+def unpack_map(frame: bytes, limits: UnpackLimits | None = None) -> dict[str, Any]:
+    """Step 1 of `unpack`: the msgpack map of a frame, tensors still as maps."""
     lim = limits or UnpackLimits()
     if len(frame) > lim.max_message_bytes:
-        raise CodecError(
-            "too_large", f"frame of {len(frame)} bytes is over the limit of {lim.max_message_bytes}"
-        )
+        raise CodecError("too_large", f"frame of {len(frame)} bytes is over the limit of {lim.max_message_bytes}")
     try:
         obj = msgpack.unpackb(
             frame,
@@ -134,8 +135,18 @@ def unpack(frame: bytes, limits: UnpackLimits | None = None) -> dict[str, Any]:
         ) from exc
     if not isinstance(obj, dict):
         raise CodecError("bad_frame", f"expected a msgpack map, got {type(obj).__name__}")
-    decoded: dict[str, Any] = _decode_tree(obj, 0)
-    return decoded
+    return obj
+
+
+def decode_tensors(message: dict[str, Any]) -> dict[str, Any]:
+    """Step 2 of `unpack`: every tensor map of a message as a numpy array."""
+    out: dict[str, Any] = _decode_tree(message, str(message.get("type", "")), 0)
+    return out
+
+
+def unpack(frame: bytes, limits: UnpackLimits | None = None) -> dict[str, Any]:
+    """The message in frame bytes, tensors as numpy arrays; CodecError on anything malformed."""
+    return decode_tensors(unpack_map(frame, limits))
 
 
 def to_json(obj: Any) -> Any:

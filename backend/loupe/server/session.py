@@ -23,7 +23,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 import loupe
-from loupe.codec import pack, unpack
+from loupe.codec import decode_tensors, pack, unpack_map
 from loupe.errors import Cancelled, LoupeError
 from loupe.server import protocol
 from loupe.server.forward import attention_head_job, run_job
@@ -149,9 +149,9 @@ class Session:
     def handle(self, frame: bytes) -> None:
         rid: str | int | None = None
         try:
-            message = unpack(frame, self._unpack_limits)
+            message = unpack_map(frame, self._unpack_limits)
             rid = protocol.peek_id(message)
-            req = protocol.parse(message)
+            req = protocol.parse(decode_tensors(message))
             if self.conn is ConnState.OPEN and req.type not in ("hello", "ping"):
                 raise LoupeError("no_hello", f"send hello {{protocol: {protocol.PROTOCOL_VERSION}}} first")
             if req.type in JOBS:
