@@ -83,11 +83,19 @@ def smol_server(smol: loupe.HookedModel) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def slow_layers(model: loupe.HookedModel, seconds: float) -> Iterator[None]:
-    """Make every decoder layer sleep, so that streaming and cancelling can be seen in time stamps."""
-    handles = [block.register_forward_hook(lambda *a: time.sleep(seconds)) for block in model.adapter.blocks(model.hf)]
+def slow_layers(model: loupe.HookedModel, seconds: float) -> Iterator[list[int]]:
+    """Make every decoder layer sleep, so that streaming and cancelling show in time stamps.
+
+    Yields a one-element list counting the decoder-layer forwards run so far."""
+    calls = [0]
+
+    def hook(*args: Any) -> None:
+        calls[0] += 1
+        time.sleep(seconds)
+
+    handles = [block.register_forward_hook(hook) for block in model.adapter.blocks(model.hf)]
     try:
-        yield
+        yield calls
     finally:
         for h in handles:
             h.remove()

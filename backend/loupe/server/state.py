@@ -140,7 +140,7 @@ class SessionState:
     def save_vector(self, name: str, vector: np.ndarray | torch.Tensor, origin: str) -> None:
         if name not in self.vectors and len(self.vectors) >= self.limits.max_vectors:
             raise LoupeError("too_large", f"at most {self.limits.max_vectors} vectors per session")
-        t = torch.as_tensor(np.asarray(vector, dtype=np.float32)) if isinstance(vector, np.ndarray) else vector
+        t = torch.from_numpy(np.array(vector, dtype=np.float32)) if isinstance(vector, np.ndarray) else vector
         if not bool(torch.isfinite(t).all()):
             raise LoupeError("bad_message", f"vector {name!r} has non-finite values")
         self.vectors[name] = SavedVector(t.float(), origin)
@@ -162,5 +162,5 @@ def _engine_form(item: dict[str, Any]) -> dict[str, Any]:
     out = dict(item)
     for key in ("vector", "direction", "source"):
         if isinstance(out.get(key), np.ndarray):
-            out[key] = torch.from_numpy(np.asarray(out[key], dtype=np.float32))
+            out[key] = torch.from_numpy(np.array(out[key], dtype=np.float32))  # a writable copy
     return out
