@@ -6,7 +6,7 @@
 import { LoupeClient, ServerError, defaultWsUrl } from '../api/client';
 import { decodeTensor } from '../api/codec';
 import type { AttentionHeadReply, DoneMsg, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
-import { applyRunFrame, newRun } from './runData';
+import { applyRunFrame, newRun, pickHead } from './runData';
 import { get, notify, set, upsert } from './store';
 
 let client: LoupeClient | null = null;
@@ -94,6 +94,11 @@ async function startRun(): Promise<void> {
       rerunQueued = false;
       void startRun();
     } else if (get().run?.status === 'done') {
+      const st = get();
+      if (!st.selected && st.run) {
+        const h = pickHead(st.run);
+        if (h) set({ selected: h });
+      }
       void loadDetail();
     }
   }

@@ -119,3 +119,27 @@ export function stackLayers(run: RunView, pick: (d: LayerData) => Float32Array |
 export function probOf(preds: Pred[], token: number): number | undefined {
   return preds.find((p) => p.token === token)?.prob;
 }
+
+/**
+ * A head worth showing first: among the later half of layers, the one whose last query puts
+ * the most attention on an earlier token other than position 0 (the usual attention sink),
+ * itself and the previous token — on the IOI prompt that finds name-mover-like heads.
+ */
+export function pickHead(run: RunView): { layer: number; head: number } | null {
+  let best: { layer: number; head: number; v: number } | null = null;
+  const from = Math.floor(run.nLayers / 2);
+  for (let l = from; l < run.layers.length; l++) {
+    const th = run.layers[l]?.thumbs;
+    if (!th || th.size < 3) continue;
+    const P = th.size;
+    const H = th.data.length / (P * P);
+    for (let h = 0; h < H; h++) {
+      const row = h * P * P + (P - 1) * P;
+      for (let k = 1; k < P - 2; k++) {
+        const v = th.data[row + k];
+        if (!best || v > best.v) best = { layer: l, head: h, v };
+      }
+    }
+  }
+  return best && { layer: best.layer, head: best.head };
+}

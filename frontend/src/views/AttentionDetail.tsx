@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useLoupe } from '../state/store';
-import { drawColLabels, drawLegend, drawRowLabels, labelWidth } from '../viz/axes';
+import { colLabelHeight, drawColLabels, drawLegend, drawRowLabels, labelWidth, measureCtx } from '../viz/axes';
 import { ATTENTION_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, showToken } from '../viz/scales';
@@ -27,10 +27,10 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
   const geom = useMemo(() => {
     if (!detail || !width) return null;
     const T = detail.strTokens.length;
-    const probe = document.createElement('canvas').getContext('2d');
+    const probe = measureCtx();
     const left = probe ? labelWidth(probe, detail.strTokens) : 80;
-    const top = Math.min(90, left * 0.9 + 10);
     const cell = Math.max(4, Math.min(maxCell, Math.floor((width - left - 8) / T)));
+    const top = probe ? colLabelHeight(probe, detail.strTokens, cell) : 80;
     const size = cell * T;
     return { T, left, top, size, x: bandScale(T, size), bottom: 28 };
   }, [detail, width, maxCell]);

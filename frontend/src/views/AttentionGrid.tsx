@@ -57,7 +57,7 @@ export function AttentionGrid({ marks }: AttentionGridProps) {
   return (
     <Panel
       title="Attention"
-      hint={model ? `${model.n_layers} layers × ${model.n_heads} heads · click to enlarge · ⌥/alt-click to ablate` : ''}
+      hint={model ? `${model.n_layers}×${model.n_heads} · click: enlarge · alt-click: ablate` : ''}
       testId="attention-grid"
       className="grid-panel"
     >

@@ -36,7 +36,11 @@ export function LayerScrubber(_props: LayerScrubberProps) {
         {cur >= 0 ? cur : '–'}<span className="muted">/{Math.max(0, nLayers - 1)}</span>
       </span>
       <button type="button" className="icon play" onClick={togglePlay} disabled={done === 0} aria-label={playing ? 'Pause' : 'Play'} title="Replay the pass (Space)">
-        {playing ? '❚❚' : '⏵'}
+        {playing ? (
+          <svg width="12" height="12" viewBox="0 0 12 12" aria-hidden="true"><rect x="2" y="1" width="3" height="10" fill="currentColor" /><rect x="7" y="1" width="3" height="10" fill="currentColor" /></svg>
+        ) : (
+          <svg width="12" height="12" viewBox="0 0 12 12" aria-hidden="true"><path d="M2 1l9 5-9 5z" fill="currentColor" /></svg>
+        )}
       </button>
     </div>
   );

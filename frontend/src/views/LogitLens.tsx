@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { currentLayer, visibleLayers } from '../state/runData';
 import { useLoupe } from '../state/store';
-import { drawColLabels, drawLegend, drawRowLabels } from '../viz/axes';
+import { colLabelHeight, drawColLabels, drawLegend, drawRowLabels, measureCtx } from '../viz/axes';
 import { PROB_LUT, lutIndex, textOn } from '../viz/colour';
 import { setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, fmtProb, showToken } from '../viz/scales';
@@ -14,7 +14,6 @@ export interface LogitLensProps {
 }
 
 const LEFT = 34;
-const TOP = 70;
 
 /**
  * Logit lens: at each layer (row) and position (column) the most likely next token if the
@@ -26,6 +25,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const { width } = useSize(wrap);
   const run = useLoupe((s) => s.run);
+  const strTokens = run?.strTokens;
   const scrub = useLoupe((s) => s.scrub);
   const focus = useLoupe((s) => s.focusPos);
   const [hover, setHover] = useState<{ l: number; p: number; x: number; y: number } | null>(null);
@@ -34,11 +34,15 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
   const geom = useMemo(() => {
     if (!width || !T || !L) return null;
     const w = Math.max(T * 6, Math.min(width - LEFT - 8, T * 80));
-    return { x: bandScale(T, w, 0.06), y: bandScale(L, L * rowHeight, 0.12), w, h: L * rowHeight };
-  }, [width, T, L, rowHeight]);
+    const x = bandScale(T, w, 0.06);
+    const m = measureCtx();
+    const top = m && strTokens ? colLabelHeight(m, strTokens, x.step()) : 70;
+    return { x, y: bandScale(L, L * rowHeight, 0.12), w, h: L * rowHeight, top };
+  }, [width, T, L, rowHeight, strTokens]);
 
   useEffect(() => {
     if (!geom || !run || !canvas.current) return;
+    const TOP = geom.top;
     const vis = visibleLayers(run, scrub);
     const H = TOP + geom.h + 26;
     const ctx = setupCanvas(canvas.current, LEFT + geom.w + 8, H);
@@ -108,7 +112,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
           onMouseMove={(e) => {
             if (!geom) return;
             const p = bandIndexAt(geom.x, e.nativeEvent.offsetX - LEFT);
-            const l = bandIndexAt(geom.y, e.nativeEvent.offsetY - TOP);
+            const l = bandIndexAt(geom.y, e.nativeEvent.offsetY - geom.top);
             setHover(p >= 0 && l >= 0 ? { l, p, x: e.nativeEvent.offsetX, y: e.nativeEvent.offsetY } : null);
           }}
           onMouseLeave={() => setHover(null)}

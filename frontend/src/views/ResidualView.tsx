@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { currentLayer, stackLayers, visibleLayers } from '../state/runData';
 import { useLoupe } from '../state/store';
-import { drawColLabels, drawLegend, drawRowLabels } from '../viz/axes';
+import { colLabelHeight, drawColLabels, drawLegend, drawRowLabels, measureCtx } from '../viz/axes';
 import { NORM_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, robustExtent, showToken } from '../viz/scales';
@@ -22,21 +22,25 @@ export function ResidualView({ rowHeight = 9 }: ResidualViewProps) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const { width } = useSize(wrap);
   const run = useLoupe((s) => s.run);
+  const strTokens = run?.strTokens;
   const scrub = useLoupe((s) => s.scrub);
   const focus = useLoupe((s) => s.focusPos);
   const [hover, setHover] = useState<{ l: number; p: number; x: number; y: number } | null>(null);
   const T = run?.strTokens.length ?? 0;
   const L = run?.nLayers ?? 0;
   const norms = useMemo(() => (run && T ? stackLayers(run, (d) => d.residNorm) : null), [run, T]);
-  const top = 70;
   const geom = useMemo(() => {
     if (!width || !T || !L) return null;
-    const w = Math.max(T * 6, Math.min(width - LEFT - 8, T * 64));
-    return { x: bandScale(T, w), y: bandScale(L, L * rowHeight), w, h: L * rowHeight };
-  }, [width, T, L, rowHeight]);
+    const w = Math.max(T * 6, Math.min(width - LEFT - 8, T * 80));
+    const x = bandScale(T, w);
+    const m = measureCtx();
+    const top = m && strTokens ? colLabelHeight(m, strTokens, x.step()) : 70;
+    return { x, y: bandScale(L, L * rowHeight), w, h: L * rowHeight, top };
+  }, [width, T, L, rowHeight, strTokens]);
 
   useEffect(() => {
     if (!geom || !norms || !run || !canvas.current) return;
+    const top = geom.top;
     const vis = visibleLayers(run, scrub);
     const logs = norms.map((v, i) => (Math.floor(i / T) < vis ? Math.log10(Math.max(v, 1e-6)) : NaN));
     const ext = robustExtent(logs.filter((_, i) => i % T !== 0 || T === 1), 0.0);
@@ -71,7 +75,7 @@ export function ResidualView({ rowHeight = 9 }: ResidualViewProps) {
           onMouseMove={(e) => {
             if (!geom) return;
             const p = bandIndexAt(geom.x, e.nativeEvent.offsetX - LEFT);
-            const l = bandIndexAt(geom.y, e.nativeEvent.offsetY - top);
+            const l = bandIndexAt(geom.y, e.nativeEvent.offsetY - geom.top);
             setHover(p >= 0 && l >= 0 ? { l, p, x: e.nativeEvent.offsetX, y: e.nativeEvent.offsetY } : null);
           }}
           onMouseLeave={() => setHover(null)}

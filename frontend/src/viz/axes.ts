@@ -29,12 +29,28 @@ export function drawRowLabels(
   ctx.textAlign = 'right';
   ctx.textBaseline = 'middle';
   const step = y.bandwidth();
-  const every = step < 9 ? Math.ceil(9 / Math.max(step, 0.1)) : 1;
+  const every = step < 12 ? Math.ceil(12 / Math.max(step, 0.1)) : 1;
   labels.forEach((l, i) => {
     if (i % every !== 0 && i !== highlight) return;
     ctx.fillStyle = i === highlight ? '#ffd479' : '#9aa3b5';
     ctx.fillText(fit(ctx, raw ? l : showToken(l), width - 6), x - 5, (y(i) ?? 0) + step / 2);
   });
+}
+
+/** Height (CSS px) the column labels need for bands of width `step`. */
+export function colLabelHeight(ctx: CanvasRenderingContext2D, labels: string[], step: number, max = 90): number {
+  ctx.font = FONT;
+  let w = 0;
+  for (const l of labels) w = Math.max(w, ctx.measureText(showToken(l)).width);
+  if (w <= step - 4) return 20;
+  return Math.min(max, Math.ceil(w * Math.sin(Math.PI / 3)) + 12);
+}
+
+let probeCtx: CanvasRenderingContext2D | null = null;
+/** A throwaway 2d context for measuring text before a canvas is sized. */
+export function measureCtx(): CanvasRenderingContext2D | null {
+  if (!probeCtx) probeCtx = document.createElement('canvas').getContext('2d');
+  return probeCtx;
 }
 
 /** Column labels above `yBottom`, rotated when bands are narrow. */
