@@ -1,0 +1,44 @@
+"""Shared helpers for the benchmarks: interleaved timing, prompts of a given length, machine facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+import loupe
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def tokens_of_length(model: loupe.HookedModel, n: int) -> torch.Tensor:
+    """A [1, n] token tensor cut from repeated natural text (so attention is not degenerate)."""
+    text = "When Mary and John went to the store, John gave a drink to Mary. " * (n // 8 + 2)
+    return model.to_tokens(text)[:, :n]
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median seconds per call of each function, timed round-robin so machine noise hits all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
