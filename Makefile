@@ -31,7 +31,7 @@ run: venv frontend
 	$(VENV)/bin/loupe serve --host $(HOST) --port $(PORT) $(if $(MODEL),--model $(MODEL))
 
 lint: venv
-	$(VENV)/bin/ruff check backend tests bench
+	$(VENV)/bin/ruff check backend tests bench examples
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects nothing: that is a failure here too, reported plainly.
