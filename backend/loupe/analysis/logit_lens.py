@@ -1,0 +1,111 @@
+"""The logit lens: decode every residual point with the model's own final norm and unembedding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from loupe.analysis.weights import single_prompt, token_id
+
+if TYPE_CHECKING:
+    from loupe.engine.model import HookedModel, Inputs
+
+
+@dataclass
+class LensRow:
+    """One residual point decoded at every position: top-k ids and probabilities [pos, k]."""
+
+    index: int
+    label: str  # "embed" (input of block 0) or "L{l}" (output of block l)
+    tokens: torch.Tensor
+    probs: torch.Tensor
+    target_prob: torch.Tensor | None  # [pos] probability of `target`, when given
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "label": self.label,
+            "tokens": self.tokens,
+            "probs": self.probs,
+            "target_prob": self.target_prob,
+        }
+
+
+@dataclass
+class LogitLens:
+    """Rows from the embedding to the last block; `top_str[row][pos]` are the decoded top-k tokens."""
+
+    str_tokens: list[str]
+    rows: list[LensRow]
+    top_str: list[list[list[str]]]
+    target: int | None
+
+    @property
+    def tokens(self) -> torch.Tensor:
+        """[n_layers + 1, pos, k] top token ids."""
+        return torch.stack([r.tokens for r in self.rows])
+
+    @property
+    def probs(self) -> torch.Tensor:
+        """[n_layers + 1, pos, k] their probabilities."""
+        return torch.stack([r.probs for r in self.rows])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "str_tokens": self.str_tokens,
+            "labels": [r.label for r in self.rows],
+            "tokens": self.tokens,
+            "probs": self.probs,
+            "top_str": self.top_str,
+            "target": self.target,
+            "target_prob": torch.stack([r.target_prob for r in self.rows]) if self.target is not None else None,
+        }
+
+
+def decode_resid(model: HookedModel, resid: torch.Tensor) -> torch.Tensor:
+    """Logits [..., d_vocab] of residual vectors [..., d_model]: final norm module, then the unembedding."""
+    norm = model.adapter.module(model.hf, "final_norm")
+    lm_head = model.hf.get_output_embeddings()
+    with torch.no_grad():
+        return lm_head(norm(resid)).float()
+
+
+def logit_lens(
+    model: HookedModel,
+    inputs: Inputs,
+    k: int = 5,
+    target: int | str | None = None,
+    on_row: Callable[[LensRow], None] | None = None,
+) -> LogitLens:
+    """Top-k next tokens per layer x position for one prompt; `on_row` gets each row as its layer finishes."""
+    target_id = token_id(model, target) if target is not None else None
+    rows: list[LensRow] = []
+
+    def add(resid: torch.Tensor) -> None:
+        probs = torch.softmax(decode_resid(model, resid[0]), dim=-1)
+        top = probs.topk(k, dim=-1)
+        index = len(rows)
+        row = LensRow(
+            index=index,
+            label="embed" if index == 0 else f"L{index - 1}",
+            tokens=top.indices,
+            probs=top.values,
+            target_prob=probs[:, target_id] if target_id is not None else None,
+        )
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
+        if layer == 0:
+            add(tensors["blocks.0.hook_resid_pre"])
+        add(tensors[f"blocks.{layer}.hook_resid_post"])
+
+    n = model.cfg.n_layers
+    capture = ["blocks.0.hook_resid_pre", *(f"blocks.{layer}.hook_resid_post" for layer in range(n))]
+    res = model.run(single_prompt(model, inputs), capture=capture, on_layer=on_layer)
+    top_str = [[model.decode_each(pos.tolist()) for pos in row.tokens] for row in rows] if model.tokenizer else []
+    return LogitLens(res.str_tokens[0] if res.str_tokens else [], rows, top_str, target_id)
