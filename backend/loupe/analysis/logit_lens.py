@@ -53,6 +53,12 @@ class LogitLens:
         """[n_layers + 1, pos, k] their probabilities."""
         return torch.stack([r.probs for r in self.rows])
 
+    @property
+    def target_probs(self) -> torch.Tensor | None:
+        """[n_layers + 1, pos] probability of `target`, when given."""
+        probs = [r.target_prob for r in self.rows if r.target_prob is not None]
+        return torch.stack(probs) if probs else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "str_tokens": self.str_tokens,
@@ -61,7 +67,7 @@ class LogitLens:
             "probs": self.probs,
             "top_str": self.top_str,
             "target": self.target,
-            "target_prob": torch.stack([r.target_prob for r in self.rows]) if self.target is not None else None,
+            "target_prob": self.target_probs,
         }
 
 

@@ -38,9 +38,15 @@ class AttnWeights:
     b_O: torch.Tensor  # [d_model]
 
 
+def _param(module: nn.Module, name: str) -> torch.Tensor:
+    p = getattr(module, name)
+    assert isinstance(p, torch.Tensor)
+    return p.detach().float()
+
+
 def _linear(module: nn.Module, conv1d: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(W [in, out], b [out]) of an nn.Linear or a GPT-2 Conv1D."""
-    w = module.weight.detach().float()
+    w = _param(module, "weight")
     w = w if conv1d else w.T
     bias = getattr(module, "bias", None)
     b = bias.detach().float() if bias is not None else torch.zeros(w.shape[1], device=w.device)
@@ -92,7 +98,7 @@ def mlp_out_weight(model: HookedModel, layer: int) -> torch.Tensor:
 
 def embed_weight(model: HookedModel) -> torch.Tensor:
     """W_E [d_vocab, d_model]."""
-    return model.adapter.module(model.hf, "embed").weight.detach().float()
+    return _param(model.adapter.module(model.hf, "embed"), "weight")
 
 
 def unembed(model: HookedModel) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,7 +121,8 @@ def is_layernorm(module: nn.Module) -> bool:
 
 
 def norm_eps(module: nn.Module) -> float:
-    return float(getattr(module, "eps", None) or getattr(module, "variance_epsilon", 1e-6))
+    eps = getattr(module, "eps", None) or getattr(module, "variance_epsilon", None)
+    return float(eps) if eps is not None else 1e-6
 
 
 def norm_scale(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
