@@ -82,13 +82,16 @@ async def test_saved_run_as_patch_source_and_vectors(server: Server) -> None:
         last_pos = res.attention_mask.sum(1) - 1
         means.append(np.stack([res.cache[hook][i, int(p)].numpy() for i, p in enumerate(last_pos)]).mean(0))
     np.testing.assert_allclose(frames[0]["vector"], means[0] - means[1], rtol=1e-4, atol=1e-5)
-    assert frames[0]["items"][0] == {
-        "name": "joy", "d": 64, "norm": frames[0]["items"][0]["norm"], "origin": "prompts"
-    }
+    assert frames[0]["items"][0] == {"name": "joy", "d": 64, "norm": frames[0]["items"][0]["norm"], "origin": "prompts"}
     [r] = await c.request({"type": "vectors.save", "id": "u", "name": "up", "vector": tensor(np.ones(64, np.float16))})
     assert [v["name"] for v in r["items"]] == ["joy", "up"] and r["items"][1]["norm"] == 8.0
-    [r] = await c.request({"type": "interventions.add", "id": 2,
-                           "item": {"op": "steer", "hook": "blocks.2.hook_resid_post", "vector": "joy", "scale": 3.0}})
+    [r] = await c.request(
+        {
+            "type": "interventions.add",
+            "id": 2,
+            "item": {"op": "steer", "hook": "blocks.2.hook_resid_post", "vector": "joy", "scale": 3.0},
+        }
+    )
     assert len(r["items"]) == 2
     frames = await c.request({"type": "run", "id": "r2", "prompt": PROMPT}, streaming=True)
     assert frames[-1]["type"] == "done"

@@ -105,13 +105,15 @@ class Session:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _receive_loop(self) -> None:
-        while self.conn is not ConnState.CLOSED:
+        while True:
             try:
                 message = await self.ws.receive()
             except (WebSocketDisconnect, RuntimeError):
                 return
             if message["type"] == "websocket.disconnect":
                 return
+            if self.conn is ConnState.CLOSED:  # closing: ignore the rest until the client is gone
+                continue
             data = message.get("bytes")
             if data is None:
                 self.send_error(None, LoupeError("bad_frame", "expected a binary frame holding one msgpack map"))
@@ -187,8 +189,10 @@ class Session:
         }
 
     async def _close_after_flush(self, code: int, reason: str) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):  # queued frames (an error) go out first
+            await asyncio.wait_for(asyncio.shield(self._sender), 5.0)
+        self._sender.cancel()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(self._sender), 5.0)  # queued frames (an error) go out first
             await self.ws.close(code=code, reason=reason)
 
     def _interventions(self, change: Callable[..., None], arg: Any) -> dict[str, Any]:
