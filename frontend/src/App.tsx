@@ -8,7 +8,6 @@ import { NextToken } from './views/NextToken';
 import { Notices } from './views/Notices';
 import { PromptBar } from './views/PromptBar';
 import { ResidualView } from './views/ResidualView';
-import { Shortcuts } from './views/Shortcuts';
 import { SteeringPanel } from './views/SteeringPanel';
 import { TokenStrip } from './views/TokenStrip';
 
@@ -32,15 +31,14 @@ export function App() {
         <div className="col col-center">
           <AttentionDetail />
           <LogitLens />
-          <ResidualView />
         </div>
         <div className="col col-side">
           <NextToken />
           <InterventionPanel />
           <SteeringPanel />
+          <ResidualView />
         </div>
       </main>
-      <Shortcuts />
     </div>
   );
 }

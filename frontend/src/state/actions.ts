@@ -41,7 +41,7 @@ export function connect(url: string = defaultWsUrl()): void {
       const s = get();
       // A new session starts empty: keep only interventions that need no saved state.
       const keep = s.interventions.filter((i) => i.op === 'ablate' || i.op === 'scale');
-      const layer = s.model ? s.steer.layer : Math.round(w.model.n_layers * 0.3);
+      const layer = s.model ? s.steer.layer : Math.round(w.model.n_layers * 0.2);
       set({ model: w.model, limits: w.limits, session: w.session, interventions: keep, savedRuns: [], vectors: [], steer: { ...s.steer, layer, vector: null } });
       const after = keep.length ? pushInterventions(keep) : Promise.resolve();
       void after.then(() => rerun());
@@ -178,7 +178,7 @@ export async function makeSteeringVector(): Promise<boolean> {
   const name = 'steer';
   try {
     let info: VectorsReply | null = null;
-    await client.request({ type: 'vectors.from_prompts', name, positive: [s.steer.positive], negative: [s.steer.negative], layer: s.steer.layer }, (m) => {
+    await client.request({ type: 'vectors.from_prompts', name, positive: [s.steer.positive], negative: [s.steer.negative], layer: s.steer.layer, position: s.steer.position }, (m) => {
       if (m.type === 'vectors') info = m as VectorsReply;
     });
     set((st) => ({ steer: { ...st.steer, vector: name }, vectors: (info as VectorsReply | null)?.items ?? st.vectors }));

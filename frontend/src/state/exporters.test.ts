@@ -24,7 +24,7 @@ describe('python export', () => {
     expect(code).toContain('PROMPT = "When Mary and John"');
     expect(code).toContain('"op": "ablate", "hook": "blocks.5.attn.hook_z", "head": 3');
     expect(code).toContain('lo.save_run("corrupt", ');
-    expect(code).toContain('lo.vector_from_prompts("steer", positive=["Love"], negative=["Hate"], layer=8)');
+    expect(code).toContain('lo.vector_from_prompts("steer", positive=["I love you"], negative=["I hate you"], layer=6, position="mean")');
     expect(code).toContain('lo.set_interventions(INTERVENTIONS)');
     expect(code).toContain('compare=True');
   });

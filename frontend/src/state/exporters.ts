@@ -65,7 +65,7 @@ export function pythonScript(s: LoupeState, url: string): string {
   L.push('    print("model:", lo.model["name"])');
   if (needsSource) L.push(`    lo.save_run("corrupt", ${py(s.corruptPrompt)})  # patch source`);
   if (needsVector) {
-    L.push(`    lo.vector_from_prompts("steer", positive=[${py(s.steer.positive)}], negative=[${py(s.steer.negative)}], layer=${s.steer.layer})`);
+    L.push(`    lo.vector_from_prompts("steer", positive=[${py(s.steer.positive)}], negative=[${py(s.steer.negative)}], layer=${s.steer.layer}, position=${py(s.steer.position)})`);
   }
   L.push('    lo.set_interventions(INTERVENTIONS)');
   L.push('    # One run gives both: top_k with the interventions, clean without them');

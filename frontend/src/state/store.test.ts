@@ -25,8 +25,8 @@ describe('head ablations', () => {
   });
   it('describes interventions for people', () => {
     expect(describeIv({ op: 'ablate', hook: 'blocks.18.attn.hook_z', head: 6, mode: 'mean' })).toBe('mean-ablate L18H6');
-    expect(describeIv({ op: 'patch', hook: 'blocks.3.hook_resid_post', source: 'corrupt', positions: [4] })).toBe('patch L3 hook_resid_post from “corrupt” @pos 4');
-    expect(describeIv({ op: 'steer', hook: 'blocks.6.hook_resid_post', vector: 'steer', scale: 4 })).toBe('steer L6 hook_resid_post += 4 × steer');
+    expect(describeIv({ op: 'patch', hook: 'blocks.3.hook_resid_post', source: 'corrupt', positions: [4] })).toBe('patch L3 resid_post from “corrupt” @pos 4');
+    expect(describeIv({ op: 'steer', hook: 'blocks.6.hook_resid_post', vector: 'steer', scale: 4 })).toBe('steer L6 resid_post += 4×steer');
   });
 });
 

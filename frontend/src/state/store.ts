@@ -18,7 +18,9 @@ export interface Notice { key: number; code: string; message: string }
 export interface GenState {
   id: string; prompt: string; steered: string[]; baseline: string[]; running: boolean; ms?: number;
 }
-export interface SteerConfig { positive: string; negative: string; layer: number; scale: number; vector: string | null; genPrompt: string }
+export interface SteerConfig {
+  positive: string; negative: string; layer: number; scale: number; position: 'last' | 'mean'; vector: string | null; genPrompt: string;
+}
 
 export interface LoupeState {
   conn: ConnState;
@@ -55,7 +57,7 @@ export const initialState: LoupeState = {
   prompt: DEFAULT_PROMPT, run: null, scrub: null, playing: false, focusPos: null,
   selected: null, detail: null, detailLoading: false, interventions: [],
   answer: ' Mary', wrong: ' John', corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], vectors: [],
-  steer: { positive: 'Love', negative: 'Hate', layer: 8, scale: 6, vector: null, genPrompt: 'I hate you because' },
+  steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because' },
   gen: null, notices: [], headMarks: [], history: [],
 };
 
@@ -120,7 +122,7 @@ export function upsert(items: Intervention[], item: Intervention): Intervention[
 /** Human-readable one-liner for an intervention. */
 export function describe(it: Intervention): string {
   const m = /^blocks\.(\d+)\.(.*)$/.exec(it.hook);
-  const where = m ? `L${m[1]} ${m[2]}` : it.hook;
+  const where = m ? `L${m[1]} ${m[2].replace(/(^|\.)hook_/, '$1')}` : it.hook;
   const pos = 'positions' in it && Array.isArray(it.positions) ? ` @pos ${it.positions.join(',')}` : '';
   switch (it.op) {
     case 'ablate':
@@ -128,7 +130,7 @@ export function describe(it: Intervention): string {
     case 'patch':
       return `patch ${where}${it.head !== undefined ? ` H${it.head}` : ''} from “${it.source}”${pos}`;
     case 'steer':
-      return `steer ${where} += ${it.scale ?? 1} × ${typeof it.vector === 'string' ? it.vector : 'vector'}`;
+      return `steer ${where} += ${it.scale ?? 1}×${typeof it.vector === 'string' ? it.vector : 'vector'}`;
     case 'scale':
       return `scale ${where}${it.index !== undefined ? `[${it.index}]` : ''} × ${it.factor}`;
   }

@@ -22,6 +22,7 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
   const selected = useLoupe((s) => s.selected);
   const loading = useLoupe((s) => s.detailLoading);
   const focus = useLoupe((s) => s.focusPos);
+  const intervened = useLoupe((s) => s.run?.intervened ?? false);
   const [hover, setHover] = useState<{ q: number; k: number; x: number; y: number } | null>(null);
 
   const geom = useMemo(() => {
@@ -59,7 +60,7 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
     drawLegend(ctx, ATTENTION_LUT.css, left + 24, top + size + 10, 120, 8, '0', '1', 'attention');
   }, [geom, detail, focus]);
 
-  const hint = selected ? `L${selected.layer} H${selected.head}${loading ? ' · loading…' : ''}` : 'click a head in the grid';
+  const hint = selected ? `L${selected.layer} H${selected.head}${intervened ? ' · intervened run' : ''}${loading ? ' · loading…' : ''}` : 'click a head in the grid';
   const v = hover && detail ? detail.pattern.data[hover.q * geom!.T + hover.k] : 0;
   return (
     <Panel title="Head pattern" hint={hint} testId="attention-detail" className="detail-panel">

@@ -1,5 +1,6 @@
 import { useLoupe } from '../state/store';
 import { ExportMenu } from './ExportMenu';
+import { Shortcuts } from './Shortcuts';
 
 /** Props: none; reads model, connection and run progress from the store. */
 export type HeaderProps = Record<string, never>;
@@ -46,6 +47,7 @@ export function Header(_props: HeaderProps) {
         {run && run.status === 'done' && run.ms !== undefined && <span className="muted">{run.strTokens.length} tokens · {run.ms.toFixed(0)} ms</span>}
       </div>
       <span className="spacer" />
+      <Shortcuts />
       <ExportMenu />
     </header>
   );

@@ -17,7 +17,7 @@ export interface ResidualViewProps {
 const LEFT = 34;
 
 /** ‖resid_post‖ per layer (rows) × position (columns), log colour scale, filling in live. */
-export function ResidualView({ rowHeight = 9 }: ResidualViewProps) {
+export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
   const wrap = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const { width } = useSize(wrap);
@@ -61,7 +61,7 @@ export function ResidualView({ rowHeight = 9 }: ResidualViewProps) {
       ctx.strokeStyle = 'rgba(255,212,121,0.9)';
       ctx.strokeRect(LEFT + (geom.x(focus) ?? 0) + 0.5, top + 0.5, geom.x.bandwidth() - 1, geom.h - 1);
     }
-    drawLegend(ctx, NORM_LUT.css, LEFT + 30, top + geom.h + 10, 110, 8, (10 ** ext[0]).toFixed(0), (10 ** ext[1]).toFixed(0), '‖resid‖ (log; position 0 left out of the scale)');
+    drawLegend(ctx, NORM_LUT.css, LEFT + 30, top + geom.h + 10, 90, 8, (10 ** ext[0]).toFixed(0), (10 ** ext[1]).toFixed(0), '‖resid‖, log scale (pos 0 off-scale)');
   }, [geom, norms, run, scrub, focus, T, L, rowHeight]);
 
   return (

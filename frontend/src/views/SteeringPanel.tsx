@@ -39,12 +39,17 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
         <input className="grow" aria-label="Negative prompt" value={steer.negative} onChange={(e) => edit({ negative: e.target.value, vector: null })} />
       </div>
       <div className="row">
+        <select aria-label="Where to read the contrast" value={steer.position} title="residual at the last token, or averaged over tokens"
+          onChange={(e) => edit({ position: e.target.value as 'last' | 'mean', vector: null })}>
+          <option value="mean">mean over tokens</option>
+          <option value="last">last token</option>
+        </select>
         <label className="inline">layer
           <input type="number" min={0} max={nL - 1} value={steer.layer} aria-label="Steering layer"
             onChange={(e) => edit({ layer: Math.max(0, Math.min(nL - 1, Number(e.target.value))), vector: null })} />
         </label>
-        <label className="inline grow">× <b className="scale-readout">{steer.scale.toFixed(1)}</b>
-          <input type="range" min={-20} max={20} step={0.5} value={steer.scale} aria-label="Steering scale" className="grow"
+        <label className="inline grow">× <b className="scale-readout">{steer.scale.toFixed(2)}</b>
+          <input type="range" min={-12} max={12} step={0.25} value={steer.scale} aria-label="Steering scale" className="grow"
             onChange={(e) => {
               edit({ scale: Number(e.target.value) });
               if (get().steer.vector && item) putIntervention(steerIntervention(enabled));

@@ -61,7 +61,9 @@ export function drawColLabels(
   ctx.font = FONT;
   const step = x.bandwidth();
   const rotate = labels.some((l) => ctx.measureText(showToken(l)).width > step - 4);
+  const every = rotate && step < 12 ? Math.ceil(12 / Math.max(step, 0.1)) : 1;
   labels.forEach((l, i) => {
+    if (i % every !== 0 && i !== highlight) return;
     const cx = (x(i) ?? 0) + step / 2;
     ctx.fillStyle = i === highlight ? '#ffd479' : '#9aa3b5';
     if (!rotate) {
