@@ -48,6 +48,9 @@ def test_origin_check(tiny: loupe.HookedModel) -> None:
     assert origin_allowed("http://localhost:5173", "127.0.0.1:8000")  # the dev server on loopback
     assert origin_allowed("https://lab.example:443", "lab.example:8000")
     assert not origin_allowed("https://evil.example", "127.0.0.1:8000")
-    with TestClient(create_app(tiny)) as client, pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws:
-            ws.receive_bytes()
+    with (
+        TestClient(create_app(tiny)) as client,
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws,
+    ):
+        ws.receive_bytes()
