@@ -1,0 +1,104 @@
+"""Batched patching sweeps against one run per patch; attribution patching against exact linear cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+import loupe
+from loupe.analysis import Target, attribution_patching, correlation, iter_patch_sweep, logit_diff, patch_sweep
+from loupe.analysis.patching import grid
+from tests.conftest import ARCHS
+
+CLEAN = "When Mary and John went to the store, John gave a drink to"
+CORRUPT = "When Mary and John went to the store, Mary gave a drink to"
+Pair = Callable[[str], tuple[loupe.HookedModel, Any]]
+
+
+def one_by_one(model: loupe.HookedModel, over: str, base: str, source: str) -> torch.Tensor:
+    """The heatmap's raw metric, one ordinary `model.run` per patch."""
+    metric = logit_diff(model, " Mary", " John")
+    n_pos = model.to_tokens(base).shape[1]
+    rows, _, _ = grid(model, over, n_pos)  # type: ignore[arg-type]
+    src = model.run(source, capture=sorted({t.hook for row in rows for t in row}))
+    out = torch.zeros(len(rows), len(rows[0]))
+    for r, row in enumerate(rows):
+        for c, t in enumerate(row):
+            pos = None if t.position is None else [t.position]
+            patch = {"op": "patch", "hook": t.hook, "head": t.head, "positions": pos, "source": src}
+            out[r, c] = metric(model.run(base, interventions=[patch]).logits)[0]
+    return out
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("over", ["heads", "resid", "layers"])
+def test_batched_sweep_equals_one_run_per_patch(make_pair: Pair, arch: str, over: str) -> None:
+    model, _ = make_pair(arch)
+    metric = logit_diff(model, " Mary", " John")
+    seen: list[int] = []
+    res = patch_sweep(model, CLEAN, CORRUPT, metric, over=over, batch_size=3, on_row=lambda r: seen.append(r.index))  # type: ignore[arg-type]
+    assert seen == list(range(model.cfg.n_layers))
+    torch.testing.assert_close(res.metric, one_by_one(model, over, CLEAN, CORRUPT), atol=1e-4, rtol=1e-4)
+    clean_m = float(metric(model.run(CLEAN).logits)[0])
+    corrupt_m = float(metric(model.run(CORRUPT).logits)[0])
+    assert res.clean_metric == pytest.approx(clean_m, abs=1e-5)
+    torch.testing.assert_close(res.effect, (res.metric - clean_m) / (corrupt_m - clean_m))
+    if over == "resid":  # patching the whole residual at the first layer, position by position...
+        assert res.effect.shape == (model.cfg.n_layers, model.to_tokens(CLEAN).shape[1])
+        # ... only the differing token (" John" -> " Mary", position 9) changes anything at layer 0
+        changed = res.effect[0].abs() > 1e-5
+        assert changed.nonzero().flatten().tolist() == [9]
+        assert float(res.effect[0, 9]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_denoising_and_the_generator(make_pair: Pair) -> None:
+    model, _ = make_pair("llama")
+    metric = logit_diff(model, " Mary", " John")
+    rows = list(iter_patch_sweep(model, CLEAN, CORRUPT, metric, over="layers", direction="denoising", batch_size=5))
+    got = torch.stack([r.metric for r in rows])
+    torch.testing.assert_close(got, one_by_one(model, "layers", CORRUPT, CLEAN), atol=1e-4, rtol=1e-4)
+    assert rows[0].to_dict()["label"] == "L0"
+
+
+def test_bad_inputs(make_pair: Pair) -> None:
+    model, _ = make_pair("gpt2")
+    metric = logit_diff(model, " Mary", " John")
+    with pytest.raises(loupe.LoupeError, match="same number of tokens"):
+        patch_sweep(model, CLEAN, "When Mary went to the store", metric)
+    with pytest.raises(loupe.LoupeError, match="same on the clean and corrupt"):
+        patch_sweep(model, CLEAN, CLEAN, metric)
+    with pytest.raises(loupe.LoupeError, match="'over'"):
+        patch_sweep(model, CLEAN, CORRUPT, metric, over="neurons")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("direction", ["noising", "denoising"])
+def test_attribution_patching_is_exact_for_a_linear_path(make_pair: Pair, arch: str, direction: str) -> None:
+    """The logit difference is linear in the final norm's output, so the gradient estimate is exact there."""
+    model, _ = make_pair(arch)
+    metric = logit_diff(model, " Mary", " John")
+    n = model.to_tokens(CLEAN).shape[1]
+    targets = [Target("ln_final.hook_normalized", position=p) for p in range(n)]
+    targets.append(Target("ln_final.hook_normalized"))
+    exact = patch_sweep(model, CLEAN, CORRUPT, metric, over=targets, direction=direction)  # type: ignore[arg-type]
+    approx = attribution_patching(model, CLEAN, CORRUPT, metric, over=targets, direction=direction)  # type: ignore[arg-type]
+    torch.testing.assert_close(approx.metric, exact.metric, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(approx.effect, exact.effect, atol=1e-4, rtol=1e-4)
+    assert exact.row_labels[-1] == "ln_final.hook_normalized"
+
+
+@pytest.mark.parametrize("over", ["heads", "resid", "layers"])
+def test_attribution_patching_estimates_the_sweep(make_pair: Pair, over: str) -> None:
+    model, _ = make_pair("llama")
+    metric = logit_diff(model, " Mary", " John")
+    exact = patch_sweep(model, CLEAN, CORRUPT, metric, over=over)  # type: ignore[arg-type]
+    approx = attribution_patching(model, CLEAN, CORRUPT, metric, over=over)  # type: ignore[arg-type]
+    assert approx.effect.shape == exact.effect.shape and torch.isfinite(approx.effect).all()
+    assert -1.0 <= correlation(approx, exact) <= 1.0  # how good the estimate is depends on the model: see docs
+    if over == "resid":  # before the changed token (position 9) clean and corrupt residuals are equal
+        assert torch.allclose(approx.effect[:, :9], torch.zeros(model.cfg.n_layers, 9), atol=1e-6)
+        assert torch.allclose(exact.effect[:, :9], torch.zeros(model.cfg.n_layers, 9), atol=1e-5)
+    assert exact.top(1)[0][0].startswith("L")
