@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from loupe.codec import to_json
+from tests.proto.schemas import validate
 from tests.server.conftest import Server, slow_layers
 from tests.server.wire import Raw
 
@@ -112,4 +114,53 @@ async def test_attention_head_and_logit_diff(server: Server) -> None:
     np.testing.assert_allclose(head["pattern"], ref.cache["blocks.2.attn.hook_pattern"][0, 3].numpy(), atol=1e-3)
     [bad] = await c.request({"type": "attention.head", "id": "h2", "layer": 9, "head": 0})
     assert bad["code"] == "bad_message" and "layer" in bad["message"]
+    await c.close()
+
+
+async def test_every_server_frame_matches_the_schemas(server: Server) -> None:
+    c = await Raw.connect(server.url)
+    frames = [c.welcome]
+    frames += await c.request(
+        {
+            "type": "run",
+            "id": "r",
+            "prompt": PROMPT,
+            "capture": ["blocks.0.attn.hook_z", "logits"],
+            "answer": " a",
+            "wrong": " b",
+        },
+        streaming=True,
+    )
+    frames += await c.request({"type": "interventions.add", "id": 1, "item": {"op": "ablate", "hook": "hook_embed"}})
+    frames += await c.request(
+        {"type": "generate", "id": "g", "prompt": PROMPT, "max_new_tokens": 2, "compare": True}, streaming=True
+    )
+    frames += await c.request({"type": "runs.save", "id": "s", "name": "x", "prompt": "a b"}, streaming=True)
+    frames += await c.request(
+        {"type": "vectors.from_prompts", "id": "v", "name": "v", "positive": ["a"], "negative": ["b"], "layer": 0},
+        streaming=True,
+    )
+    frames += await c.request({"type": "attention.head", "id": "h", "layer": 1, "head": 1})
+    frames += await c.request({"type": "cancel", "id": "c"})
+    frames += await c.request({"type": "run", "id": "e", "prompt": 3})
+    frames += await c.request({"type": "ping", "id": "p"})
+    kinds = {f["type"] for f in frames}
+    assert {
+        "welcome",
+        "run.tokens",
+        "run.layer",
+        "run.result",
+        "done",
+        "interventions",
+        "gen.token",
+        "runs",
+        "vectors",
+        "attention.head",
+        "cancelled",
+        "error",
+        "pong",
+    } <= kinds
+    for f in frames:
+        f.pop("_t", None)
+        validate(to_json(f))
     await c.close()
