@@ -49,7 +49,39 @@ export function gridHit(l: GridLayout, x: number, y: number): { layer: number; h
   return { layer, head };
 }
 
-let tile: HTMLCanvasElement | OffscreenCanvas | null = null;
+/**
+ * Thumbnail atlas: every layer's heads painted side by side at data resolution
+ * ([layers·P] × [heads·P] pixels). A layer is repainted only when its data object changes,
+ * so redraws for hover/selection/scrub cost one drawImage per cell.
+ */
+interface Atlas { canvas: HTMLCanvasElement | OffscreenCanvas; P: number; heads: number; painted: (Float32Array | undefined)[] }
+let atlas: Atlas | null = null;
+
+function ensureAtlas(P: number, heads: number, layers: number): Atlas {
+  const w = P * heads, h = P * layers;
+  if (!atlas || atlas.P !== P || atlas.heads !== heads || atlas.canvas.height < h) {
+    const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(w, h) : document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    atlas = { canvas, P, heads, painted: [] };
+  }
+  return atlas;
+}
+
+function paintAtlasRow(a: Atlas, layer: number, th: LayerThumbs): void {
+  if (a.painted[layer] === th.data) return;
+  const ctx = a.canvas.getContext('2d') as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
+  const P = a.P;
+  const img = ctx.createImageData(P * a.heads, P);
+  const words = new Uint32Array(img.data.buffer);
+  const block = new Uint32Array(P * P);
+  for (let hd = 0; hd < a.heads; hd++) {
+    paintWords(block, th.data, hd * P * P, P, P, ATTENTION_LUT, 0, 1);
+    for (let r = 0; r < P; r++) words.set(block.subarray(r * P, r * P + P), r * P * a.heads + hd * P);
+  }
+  ctx.putImageData(img, 0, layer * P);
+  a.painted[layer] = th.data;
+}
 
 /** Draw the whole grid. `ctx` is already scaled to CSS pixels. */
 export function drawAttentionGrid(ctx: CanvasRenderingContext2D, l: GridLayout, s: GridDrawState): void {
@@ -63,34 +95,27 @@ export function drawAttentionGrid(ctx: CanvasRenderingContext2D, l: GridLayout, 
   ctx.textAlign = 'right';
   const labelEvery = l.cell < 18 ? 2 : 1;
   ctx.imageSmoothingEnabled = false;
-  const size = s.thumbs.find((t) => t)?.size ?? 0;
-  let tctx: CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null = null;
-  let img: ImageData | null = null;
-  let words: Uint32Array | null = null;
-  if (size > 0) {
-    if (!tile) tile = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(size, size) : document.createElement('canvas');
-    if (tile.width !== size || tile.height !== size) { tile.width = size; tile.height = size; }
-    tctx = tile.getContext('2d') as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
-    img = tctx.createImageData(size, size);
-    words = new Uint32Array(img.data.buffer);
-  }
+  const P = s.thumbs.find((t) => t)?.size ?? 0;
+  const a = P > 0 ? ensureAtlas(P, l.nHeads, l.nLayers) : null;
+  const ready = (ly: number) => !!a && ly < s.visibleLayers && s.thumbs[ly]?.size === P;
+  // Paint every changed layer into the atlas before sampling it: interleaving writes and reads
+  // makes the browser snapshot the whole atlas once per write.
+  for (let ly = 0; ly < l.nLayers; ly++) if (ready(ly)) paintAtlasRow(a as Atlas, ly, s.thumbs[ly] as LayerThumbs);
   for (let ly = 0; ly < l.nLayers; ly++) {
     const y = l.top + ly * (l.cell + l.gap);
     if (ly % labelEvery === 0 || ly === s.currentLayer) {
       ctx.fillStyle = ly === s.currentLayer ? '#ffd479' : '#7d8799';
       ctx.fillText(`L${ly}`, l.left - 5, y + l.cell / 2);
     }
-    const th = s.thumbs[ly];
+    const ok = ready(ly);
     for (let hd = 0; hd < l.nHeads; hd++) {
       const x = l.left + hd * (l.cell + l.gap);
-      if (!th || ly >= s.visibleLayers || !tctx || !img || !words || th.size !== size) {
+      if (!ok) {
         ctx.fillStyle = '#1a1e27';
         ctx.fillRect(x, y, l.cell, l.cell);
-        continue;
+      } else {
+        ctx.drawImage((a as Atlas).canvas as CanvasImageSource, hd * P, ly * P, P, P, x, y, l.cell, l.cell);
       }
-      paintWords(words, th.data, hd * size * size, size, size, ATTENTION_LUT, 0, 1);
-      tctx.putImageData(img, 0, 0);
-      ctx.drawImage(tile as CanvasImageSource, x, y, l.cell, l.cell);
     }
   }
   drawOverlays(ctx, l, s);
