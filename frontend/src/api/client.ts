@@ -2,7 +2,7 @@
  * WebSocket client for /ws: hello/welcome handshake, request ids, per-request frame
  * callbacks and a promise that settles on the request's final frame (proto/README.md §4).
  */
-import { decodeFrame, encodeFrame } from './codec';
+import { encodeFrame, readMessage } from './codec';
 import type { ClientMsg, ErrorMsg, JobType, RequestId, ServerMsg, WelcomeMsg } from './wire';
 
 export type ConnState = 'connecting' | 'open' | 'closed';
@@ -62,9 +62,10 @@ export class LoupeClient {
       ws.onmessage = (ev) => {
         let msg: ServerMsg;
         try {
-          msg = decodeFrame(ev.data as ArrayBuffer) as ServerMsg;
+          msg = readMessage(ev.data as ArrayBuffer) as unknown as ServerMsg;
         } catch (e) {
-          this.events.onStrayError?.({ type: 'error', code: 'bad_frame', message: `could not decode a server frame: ${String(e)}` });
+          const code = (e as { code?: string }).code ?? 'bad_frame';
+          this.events.onStrayError?.({ type: 'error', code, message: `could not read a server frame: ${e instanceof Error ? e.message : String(e)}` });
           return;
         }
         if (!welcomed) {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { at, decodeFrame, decodeTensor, decodeTensors, encodeFrame, encodeTensor, floatToHalf, halfToFloat, isWireTensor, type Tensor } from './codec';
+import { CodecError, at, decodeFrame, readMessage, decodeTensor, decodeTensors, encodeFrame, encodeTensor, floatToHalf, halfToFloat, isWireTensor, type Tensor } from './codec';
 import type { WireTensor } from './wire';
 
 describe('f16', () => {
@@ -126,5 +126,26 @@ describe('proto/vectors', () => {
     const json = JSON.parse(readFileSync(join(VEC_DIR, `${name}.json`), 'utf8'));
     const again = toJsonView(decodeFrame(encodeFrame(fromJsonView(json))));
     closeDeep(again, json);
+  });
+});
+
+const INVALID_DIR = join(VEC_DIR, 'invalid');
+const invalid = existsSync(INVALID_DIR) ? readdirSync(INVALID_DIR).filter((f) => f.endsWith('.msgpack')).map((f) => f.slice(0, -8)) : [];
+
+describe('proto/vectors/invalid', () => {
+  it.each(invalid)('%s is rejected with the error code its JSON names', (name) => {
+    const bytes = new Uint8Array(readFileSync(join(INVALID_DIR, `${name}.msgpack`)));
+    const want = JSON.parse(readFileSync(join(INVALID_DIR, `${name}.json`), 'utf8')).error;
+    let got: unknown = null;
+    try {
+      readMessage(bytes);
+    } catch (e) {
+      got = e;
+    }
+    expect(got).toBeInstanceOf(CodecError);
+    expect((got as CodecError).code).toBe(want);
+  });
+  it.each(names)('valid %s passes readMessage', (name) => {
+    expect(readMessage(new Uint8Array(readFileSync(join(VEC_DIR, `${name}.msgpack`)))).type).toBeTypeOf('string');
   });
 });

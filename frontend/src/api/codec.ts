@@ -130,6 +130,49 @@ export function decodeTensors(v: unknown): unknown {
   return v;
 }
 
+/** A frame that breaks the protocol; `code` is the protocol's error code for it. */
+export class CodecError extends Error {
+  readonly code: 'bad_frame' | 'bad_message';
+  constructor(code: 'bad_frame' | 'bad_message', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Throw `CodecError('bad_message')` unless every tensor inside `v` has a known dtype and the right byte length. */
+export function checkTensors(v: unknown, path = '$'): void {
+  if (isWireTensor(v)) {
+    const width = BYTES[v.dtype];
+    if (!width) throw new CodecError('bad_message', `${path}: unknown tensor dtype ${JSON.stringify(v.dtype)}`);
+    const size = v.shape.reduce((a, b) => a * b, 1);
+    if (v.data.byteLength !== size * width) {
+      throw new CodecError('bad_message', `${path}: ${v.data.byteLength} bytes for shape ${JSON.stringify(v.shape)} ${v.dtype}`);
+    }
+    return;
+  }
+  if (Array.isArray(v)) v.forEach((x, i) => checkTensors(x, `${path}[${i}]`));
+  else if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) {
+    for (const [k, x] of Object.entries(v)) checkTensors(x, `${path}.${k}`);
+  }
+}
+
+/** Read one server frame: msgpack → a map with a string `type`, tensors checked (not converted). */
+export function readMessage(bytes: Uint8Array | ArrayBuffer): Record<string, unknown> & { type: string } {
+  let v: unknown;
+  try {
+    v = decodeFrame(bytes);
+  } catch (e) {
+    throw new CodecError('bad_frame', `not msgpack: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) {
+    throw new CodecError('bad_frame', 'a frame must hold one msgpack map');
+  }
+  const m = v as Record<string, unknown>;
+  if (typeof m.type !== 'string') throw new CodecError('bad_message', 'a message needs a string "type"');
+  checkTensors(m);
+  return m as Record<string, unknown> & { type: string };
+}
+
 /** Decode one binary frame into a message object (tensors left as wire tensors). */
 export function decodeFrame(bytes: Uint8Array | ArrayBuffer): unknown {
   return decode(bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes);
