@@ -1,0 +1,48 @@
+"""The headline ratios of a benchmark run, each with its design target, pulled from the entries' results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Headline = dict[str, Any]
+
+
+def _row(entry: dict[str, Any], tokens: int) -> dict[str, Any]:
+    return next(r for r in entry["rows"] if r["tokens"] == tokens)
+
+
+def headlines(entries: dict[str, dict[str, Any]]) -> list[Headline]:
+    """One line per headline figure: value, target and whether lower or higher is better."""
+    out: list[Headline] = []
+
+    def add(name: str, value: float, target: float, better: str) -> None:
+        met = value <= target if better == "lower" else value >= target
+        out.append({"name": name, "value": round(value, 4), "target": target, "better": better, "met": met})
+
+    if "capture_overhead" in entries:
+        for n in (16, 64, 256):
+            add(
+                f"capture all / HF forward (T={n})",
+                _row(entries["capture_overhead"], n)["ratio"]["loupe_all"],
+                1.05,
+                "lower",
+            )
+    if "compare_tools" in entries:
+        row = _row(entries["compare_tools"], 64)["ratio"]
+        for tool in ("transformer_lens_all", "nnsight_resid"):
+            if tool in row:
+                add(f"{tool} / HF forward (T=64, for reference)", row[tool], float("inf"), "lower")
+    if "bench_wire" in entries:
+        wire = entries["bench_wire"]
+        add("first layer frame / full run (T=64)", wire["first_layer"]["fraction_of_run"], 0.15, "lower")
+        add("msgpack f16 bytes / JSON bytes (worst)", wire["worst_bytes_ratio"], 0.3, "lower")
+    if "patch_sweep" in entries:
+        best = max(r["speedup"] for r in entries["patch_sweep"]["batched"].values())
+        add("head patching sweep speed-up vs one forward per patch", best, 5.0, "higher")
+    if "sessions" in entries:
+        add("8 sessions throughput / serial", entries["sessions"]["speedup"], 3.0, "higher")
+    if "generation" in entries:
+        add("steered generate tok/s / HF generate", entries["generation"]["ratio"]["loupe_steered"], 0.9, "higher")
+    if "browser" in entries and "frame_ms" in entries["browser"]:
+        add("browser: draw a 12x12 attention grid frame (ms)", entries["browser"]["frame_ms"], 16.0, "lower")
+    return out

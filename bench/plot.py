@@ -1,0 +1,31 @@
+"""A PNG of the headline ratios: each bar is value / target, so the line at 1 is the design target."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from bench.headline import Headline
+
+
+def plot(lines: list[Headline], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [h for h in lines if math.isfinite(h["target"])]
+    # Normalise so that > 1 always means "better than the target".
+    scores = [h["target"] / h["value"] if h["better"] == "lower" else h["value"] / h["target"] for h in shown]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(shown) + 1.2))
+    colours = ["#2a9d8f" if h["met"] else "#e76f51" for h in shown]
+    ax.barh([h["name"] for h in shown], scores, color=colours)
+    ax.axvline(1.0, color="#333", linestyle="--", linewidth=1)
+    ax.set_xlabel("target / value for lower-is-better, value / target for higher-is-better (> 1 = target met)")
+    ax.invert_yaxis()
+    for y, (h, s) in enumerate(zip(shown, scores, strict=True)):
+        ax.text(s, y, f"  {h['value']:.3g}", va="center", fontsize=8)
+    ax.set_title("Loupe benchmarks: headline figures against the design targets")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
