@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,11 +10,10 @@ from typing import Any
 
 import pytest
 import torch
-import uvicorn
 from transformers import AutoModelForCausalLM, LlamaConfig
 
 import loupe
-from loupe.server.app import create_app
+from loupe.server.background import serving
 from loupe.server.limits import Limits
 
 TEST_LIMITS = Limits(max_message_bytes=64 << 10, max_prompt_tokens=48, max_new_tokens=40, max_queued_jobs=4)
@@ -32,26 +29,8 @@ class Server:
 
 @contextlib.contextmanager
 def serve(model: loupe.HookedModel, limits: Limits) -> Iterator[Server]:
-    """Run the app on a free loopback port in a thread; stop it on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(model, limits), log_level="warning", ws_max_size=limits.transport_max_bytes, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield Server(f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}", model, limits)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serving(model, limits) as url:
+        yield Server(url, url.replace("ws://", "http://").removesuffix("/ws"), model, limits)
 
 
 @pytest.fixture(scope="session")

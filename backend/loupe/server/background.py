@@ -1,0 +1,44 @@
+"""Serve a model from a background thread on a free loopback port (tests, benchmarks, notebooks)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from loupe.server.app import create_app
+from loupe.server.limits import Limits
+
+if TYPE_CHECKING:
+    from loupe.engine.model import HookedModel
+
+
+@contextlib.contextmanager
+def serving(model: HookedModel, limits: Limits | None = None, host: str = "127.0.0.1") -> Iterator[str]:
+    """Start uvicorn on a free port in a daemon thread, yield its WebSocket URL, stop it on exit."""
+    limits = limits or Limits()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    app = create_app(model, limits)
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=limits.transport_max_bytes, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loupe-server")
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the background Loupe server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"ws://{host}:{port}/ws"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

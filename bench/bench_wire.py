@@ -1,0 +1,100 @@
+"""Wire benchmarks: bytes per run (msgpack f16 vs the same data as JSON) and time to the first layer frame.
+
+    .venv/bin/python -m bench.bench_wire [--quick]
+
+Targets (DESIGN.md): msgpack f16 <= 0.3x the JSON bytes; the first run.layer frame arrives before 15% of
+the run's time (measured at the client, from sending `run` to receiving `done`, over a loopback socket).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import msgpack
+import orjson
+
+import loupe
+from bench.common import machine, tokens_of_length
+from loupe.codec import to_json, unpack
+from loupe.server.background import serving
+from loupe.server.limits import Limits
+
+
+async def _run_frames(url: str, request: dict[str, Any]) -> list[tuple[float, bytes]]:
+    """Send one request on a fresh session; (seconds since sending, raw frame) for each of its frames."""
+    import websockets
+
+    async with websockets.connect(url, max_size=1 << 30) as ws:
+        await ws.send(msgpack.packb({"type": "hello", "protocol": 1}))
+        await ws.recv()
+        start = time.perf_counter()
+        await ws.send(msgpack.packb(request))
+        frames: list[tuple[float, bytes]] = []
+        while True:
+            raw = await ws.recv()
+            assert isinstance(raw, bytes)
+            frames.append((time.perf_counter() - start, raw))
+            kind = msgpack.unpackb(raw)["type"]
+            if kind in ("done", "error"):
+                assert kind == "done", msgpack.unpackb(raw)
+                return frames
+
+
+def _sizes(frames: list[tuple[float, bytes]]) -> tuple[int, int]:
+    """(msgpack bytes, bytes of the same messages as JSON with tensors as number arrays)."""
+    packed = sum(len(raw) for _, raw in frames)
+    as_json = sum(len(orjson.dumps(to_json(unpack(raw, _BIG)))) for _, raw in frames)
+    return packed, as_json
+
+
+_BIG = Limits(max_message_bytes=1 << 30, max_str_len=1 << 30, max_array_len=1 << 24).unpack()
+
+
+def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
+    repeats = 3 if quick else 7
+    lengths = (16, 64) if quick else (16, 64, 256)
+    out: dict[str, Any] = {"machine": machine(), "model": model.cfg.name, "bytes": {}, "first_layer": {}}
+    with serving(model) as url:
+        for n in lengths:
+            tokens = tokens_of_length(model, n)[0].tolist()
+            for view, capture in (("default", []), ("patterns", ["blocks.*.attn.hook_pattern"])):
+                frames = asyncio.run(_run_frames(url, {"type": "run", "id": 1, "tokens": tokens, "capture": capture}))
+                packed, as_json = _sizes(frames)
+                out["bytes"][f"T={n} {view}"] = {"msgpack": packed, "json": as_json, "ratio": packed / as_json}
+        tokens = tokens_of_length(model, 64)[0].tolist()
+        asyncio.run(_run_frames(url, {"type": "run", "id": 1, "tokens": tokens}))  # warm-up
+        fractions, totals = [], []
+        for _ in range(repeats):
+            frames = asyncio.run(_run_frames(url, {"type": "run", "id": 1, "tokens": tokens}))
+            first = next(t for t, raw in frames if msgpack.unpackb(raw)["type"] == "run.layer")
+            fractions.append(first / frames[-1][0])
+            totals.append(frames[-1][0])
+    out["first_layer"] = {
+        "T": 64,
+        "fraction_of_run": statistics.median(fractions),
+        "run_ms": statistics.median(totals) * 1000,
+        "target": 0.15,
+    }
+    out["worst_bytes_ratio"] = max(v["ratio"] for v in out["bytes"].values())
+    out["bytes_target"] = 0.3
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--model", default=None)
+    args = parser.parse_args()
+    result = run(loupe.load(args.model), quick=args.quick)
+    for name, b in result["bytes"].items():
+        print(f"{name:>18}: msgpack {b['msgpack']:>10,} B   json {b['json']:>11,} B   ratio {b['ratio']:.3f}")
+    fl = result["first_layer"]
+    print(f"first run.layer at {fl['fraction_of_run']:.1%} of a {fl['run_ms']:.0f} ms run (T={fl['T']}, target <= 15%)")
+
+
+if __name__ == "__main__":
+    main()
