@@ -182,3 +182,16 @@ def test_bad_inputs_raise_clear_errors(make_pair) -> None:
     with pytest.raises(loupe.LoupeError, match="token ids must be in"):
         model.run(torch.tensor([1, 2, 10**6]))
     assert model.run(PROMPT).logits.shape[-1] == model.cfg.d_vocab  # still usable afterwards
+
+
+def test_patch_from_a_prompt_of_another_length(make_pair) -> None:
+    model, _ = make_pair("llama")
+    short = model.run("A lazy cat sat", capture="blocks.0.hook_resid_post")
+    with pytest.raises(loupe.LoupeError, match="give 'positions'"):
+        model.run(PROMPT, interventions=[loupe.Patch(hook="blocks.0.hook_resid_post", source=short)])
+    patched = model.run(
+        PROMPT, interventions=[loupe.Patch(hook="blocks.0.hook_resid_post", source=short, positions=(1,))]
+    )
+    clean = model.run(PROMPT)
+    torch.testing.assert_close(patched.logits[:, :1], clean.logits[:, :1])
+    assert not torch.allclose(patched.logits[:, 1], clean.logits[:, 1])

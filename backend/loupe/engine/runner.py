@@ -62,7 +62,7 @@ def bind_all(
                 raise LoupeError(
                     "bad_intervention", f"position {p} is out of range for a {seq_len}-token prompt ({iv.hook})"
                 )
-        bound.append(bind(iv, model.points, model.cfg, resolver))
+        bound.append(bind(iv, model.points, model.cfg, resolver, seq_len))
     return bound
 
 

@@ -45,7 +45,12 @@ class Bound:
             mean = ref.mean(dim=(0, self.point.pos_dim), keepdim=True).to(x.dtype)
             return torch.where(mask, mean, x)
         if isinstance(iv, Patch):
-            return torch.where(mask, self._aligned_source(x, where), x)
+            source, avail = self._aligned_source(x, where)
+            if avail < x.shape[self.point.pos_dim]:  # positions the source does not have stay as they are
+                shape = [1] * x.dim()
+                shape[self.point.pos_dim] = x.shape[self.point.pos_dim]
+                mask = mask & (torch.arange(shape[self.point.pos_dim], device=x.device) < avail).view(shape)
+            return torch.where(mask, source, x)
         assert self.tensor is not None
         v = self.tensor.to(dtype=x.dtype, device=x.device)
         if isinstance(iv, Steer):
@@ -56,8 +61,8 @@ class Bound:
         proj = (x @ v).unsqueeze(-1) * v
         return torch.where(mask, x + (iv.factor - 1.0) * proj, x)
 
-    def _aligned_source(self, x: torch.Tensor, where: Where) -> torch.Tensor:
-        """The source activation at the absolute positions of `x` (missing positions are masked out)."""
+    def _aligned_source(self, x: torch.Tensor, where: Where) -> tuple[torch.Tensor, int]:
+        """The source activation at the absolute positions of `x`, zero-padded, and how many it covers."""
         assert self.tensor is not None
         src = self.tensor.to(dtype=x.dtype, device=x.device)
         pd, t = self.point.pos_dim, x.shape[self.point.pos_dim]
@@ -75,11 +80,11 @@ class Bound:
                 f"patch source for {self.point.name} has shape {tuple(src.shape)}, "
                 f"incompatible with this run's {tuple(x.shape)}",
             )
-        return part.expand_as(x)
+        return part.expand_as(x), avail
 
 
-def bind(iv: Intervention, points: HookPoints, cfg: ModelConfig, resolve: Resolver) -> Bound:
-    """Validate `iv` for this model; resolve its source or vector. Raises LoupeError naming the problem."""
+def bind(iv: Intervention, points: HookPoints, cfg: ModelConfig, resolve: Resolver, seq_len: int) -> Bound:
+    """Validate `iv` for a `seq_len`-token prompt; resolve its source or vector. Raises LoupeError if bad."""
     try:
         point = points[iv.hook]
     except LoupeError as exc:
@@ -98,6 +103,13 @@ def bind(iv: Intervention, points: HookPoints, cfg: ModelConfig, resolve: Resolv
     tensor: torch.Tensor | None = None
     if isinstance(iv, Patch) or (isinstance(iv, Ablate) and iv.source is not None):
         tensor = resolve("source", iv.source, iv.hook)
+        src_len = tensor.shape[point.pos_dim] if tensor.dim() > point.pos_dim else 0
+        if isinstance(iv, Patch) and iv.positions is None and src_len != seq_len:
+            raise LoupeError(
+                "bad_intervention",
+                f"patch source has {src_len} positions but the prompt has {seq_len}: "
+                "use prompts of the same length or give 'positions'",
+            )
     elif isinstance(iv, Steer):
         tensor = _vector(resolve("vector", iv.vector, iv.hook), last, iv)
     elif isinstance(iv, Scale):
