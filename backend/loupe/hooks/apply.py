@@ -32,6 +32,7 @@ class Bound:
     iv: Intervention
     point: HookPoint
     tensor: torch.Tensor | None
+    length: int | None = None  # the row's real length when batched with longer rows (for mean ablation)
 
     def apply(self, x: torch.Tensor, where: Where) -> torch.Tensor:
         mask = _selection(x, self.iv, self.point, where)
@@ -41,7 +42,7 @@ class Bound:
         if isinstance(iv, Ablate):
             if iv.mode == "zero":
                 return x.masked_fill(mask, 0.0)
-            ref = self.tensor if self.tensor is not None else x
+            ref = self.tensor if self.tensor is not None else self._own(x)
             mean = ref.mean(dim=(0, self.point.pos_dim), keepdim=True).to(x.dtype)
             return torch.where(mask, mean, x)
         if isinstance(iv, Patch):
@@ -60,6 +61,14 @@ class Bound:
             return torch.where(mask, x * v, x)
         proj = (x @ v).unsqueeze(-1) * v
         return torch.where(mask, x + (iv.factor - 1.0) * proj, x)
+
+    def _own(self, x: torch.Tensor) -> torch.Tensor:
+        """The part of `x` this intervention's rows own: their rows, and their real positions when batched."""
+        if self.iv.rows is not None:
+            x = x[list(self.iv.rows)]
+        if self.length is not None:
+            x = x.narrow(self.point.pos_dim, 0, min(self.length, x.shape[self.point.pos_dim]))
+        return x
 
     def _aligned_source(self, x: torch.Tensor, where: Where) -> tuple[torch.Tensor, int]:
         """The source activation at the absolute positions of `x`, zero-padded, and how many it covers."""

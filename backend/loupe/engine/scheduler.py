@@ -1,0 +1,195 @@
+"""Cross-session batching: runs from many sessions share forward passes, each row keeping its own interventions.
+
+Requests are checked and their interventions bound when submitted (so a bad one fails at once and alone).
+A worker thread takes requests round-robin across keys (sessions) up to `max_rows` rows and `max_tokens`
+padded tokens, right-pads them into one batch and runs it; each row's interventions carry `rows=(i,)`
+and absolute positions, its captures are cut back to its own length, and its `on_layer` sees only its own
+tensors. Right padding leaves every real position's computation unchanged under a causal mask.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from loupe.engine.result import RunResult
+from loupe.engine.runner import InterventionsIn, bind_all
+from loupe.errors import Cancelled
+from loupe.hooks.apply import Bound, Where
+from loupe.hooks.context import LayerCallback, RunContext
+
+if TYPE_CHECKING:
+    from loupe.engine.model import HookedModel
+
+POS_SYMBOLS = ("pos", "query_pos", "key_pos")
+
+
+@dataclass
+class _Request:
+    key: str
+    tokens: torch.Tensor  # [pos]
+    capture: list[str]
+    bound: list[Bound]
+    on_layer: LayerCallback | None
+    cancel: threading.Event | None
+    future: Future[RunResult] = field(default_factory=Future)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+
+class Scheduler:
+    """Batches `submit`ted runs onto one model, fairly across keys; `close` stops the worker."""
+
+    def __init__(self, model: HookedModel, max_rows: int = 16, max_tokens: int = 8192) -> None:
+        self.model, self.max_rows, self.max_tokens = model, max_rows, max_tokens
+        self._queues: OrderedDict[str, deque[_Request]] = OrderedDict()
+        self._cv = threading.Condition()
+        self._closed = False
+        self.batches_run = 0
+        self._worker = threading.Thread(target=self._loop, name="loupe-scheduler", daemon=True)
+        self._worker.start()
+
+    def submit(
+        self,
+        key: str,
+        inputs: str | torch.Tensor,
+        capture: Sequence[str] | str = (),
+        interventions: InterventionsIn = None,
+        on_layer: LayerCallback | None = None,
+        sources: Mapping[str, Any] | None = None,
+        vectors: Mapping[str, Any] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Future[RunResult]:
+        """Queue one prompt; raises LoupeError now for a bad prompt, capture or intervention."""
+        tokens, _ = self.model.encode(inputs)
+        if tokens.shape[0] != 1:
+            raise ValueError("submit takes one prompt; submit each row of a batch separately")
+        names = self.model.match_hooks(capture) if capture else []
+        bound = bind_all(self.model, interventions, sources, vectors, seq_len=tokens.shape[1])
+        request = _Request(key, tokens[0], names, bound, on_layer, cancel)
+        with self._cv:
+            if self._closed:
+                raise RuntimeError("the scheduler is closed")
+            self._queues.setdefault(key, deque()).append(request)
+            self._cv.notify()
+        return request.future
+
+    def pending(self, key: str | None = None) -> int:
+        with self._cv:
+            if key is not None:
+                return len(self._queues.get(key, ()))
+            return sum(len(q) for q in self._queues.values())
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        self._worker.join(timeout=5)
+
+    def _take(self) -> list[_Request]:
+        """Round-robin over keys: one request per key per round until a cap is reached."""
+        batch: list[_Request] = []
+        longest = 0
+        while self._queues and len(batch) < self.max_rows:
+            key, queue = next(iter(self._queues.items()))
+            request = queue[0]
+            width = max(longest, request.tokens.shape[0])
+            if batch and width * (len(batch) + 1) > self.max_tokens:
+                break
+            queue.popleft()
+            self._queues.move_to_end(key)  # this key waits for the others' turn
+            if not queue:
+                del self._queues[key]
+            if request.cancelled:
+                request.future.set_exception(Cancelled("cancelled before it ran"))
+                continue
+            batch.append(request)
+            longest = width
+        return batch
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queues and not self._closed:
+                    self._cv.wait()
+                if self._closed:
+                    for queue in self._queues.values():
+                        for request in queue:
+                            request.future.set_exception(Cancelled("the server is shutting down"))
+                    return
+                batch = self._take()
+            if batch:
+                self._run(batch)
+
+    def _run(self, batch: list[_Request]) -> None:
+        try:
+            results = self._forward(batch)
+        except Exception as exc:  # one bad row must not fail the others: run each alone to find it
+            if len(batch) == 1 or isinstance(exc, Cancelled):
+                for request in batch:
+                    request.future.set_exception(Cancelled("cancelled") if request.cancelled else exc)
+                return
+            for request in batch:
+                self._run([request])
+            return
+        for request, result in zip(batch, results, strict=True):
+            if request.cancelled:
+                request.future.set_exception(Cancelled("cancelled"))
+            else:
+                request.future.set_result(result)
+
+    def _forward(self, batch: list[_Request]) -> list[RunResult]:
+        model = self.model
+        lengths = [r.tokens.shape[0] for r in batch]
+        width = max(lengths)
+        pad = model.tokenizer.pad_token_id if model.tokenizer is not None else 0
+        tokens = torch.full((len(batch), width), int(pad or 0), dtype=torch.long, device=model.device)
+        mask = torch.zeros_like(tokens)
+        for i, r in enumerate(batch):
+            tokens[i, : lengths[i]] = r.tokens
+            mask[i, : lengths[i]] = 1
+        bound = [_for_row(b, i, lengths[i]) for i, r in enumerate(batch) for b in r.bound]
+        capture = sorted({n for r in batch for n in r.capture}, key=model.points.names.index)
+
+        def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
+            if all(r.cancelled for r in batch):
+                raise Cancelled("every run of the batch was cancelled")
+            for i, r in enumerate(batch):
+                if r.on_layer is not None and not r.cancelled:
+                    mine = {n: self._cut(n, t, i, lengths[i]) for n, t in tensors.items() if n in r.capture}
+                    r.on_layer(layer, mine)
+
+        ctx = RunContext(model.points, capture, bound, Where(0, width, len(batch)), on_layer)
+        with torch.no_grad():
+            logits = model.forward(ctx, tokens, mask).float()
+        self.batches_run += 1
+        results = []
+        for i, r in enumerate(batch):
+            n = lengths[i]
+            ids = tokens[i : i + 1, :n]
+            str_tokens = [model.decode_each(ids[0].tolist())] if model.tokenizer is not None else []
+            cache = {name: self._cut(name, ctx.cache[name], i, n) for name in r.capture}
+            results.append(RunResult(ids, mask[i : i + 1, :n], logits[i : i + 1, :n], str_tokens, cache))
+        return results
+
+    def _cut(self, name: str, t: torch.Tensor, row: int, length: int) -> torch.Tensor:
+        """Row `row` of a batched activation, trimmed to that row's own `length` on every position axis."""
+        index: list[slice] = [slice(row, row + 1)]
+        index += [slice(0, length) if s in POS_SYMBOLS else slice(None) for s in self.model.points[name].shape[1:]]
+        return t[tuple(index)]
+
+
+def _for_row(b: Bound, row: int, length: int) -> Bound:
+    """`b` limited to batch row `row`, with negative positions made absolute for a `length`-token prompt."""
+    positions = None if b.iv.positions is None else tuple(p if p >= 0 else length + p for p in b.iv.positions)
+    iv = dataclasses.replace(b.iv, rows=(row,), positions=positions)
+    return Bound(iv, b.point, b.tensor, length)
