@@ -36,7 +36,7 @@ Commit = Callable[[SessionState], "dict[str, Any] | None"]
 class Host:
     """The one model of the server and the worker threads that every session's jobs run on."""
 
-    def __init__(self, model: HookedModel, limits: Limits, workers: int = 2) -> None:
+    def __init__(self, model: HookedModel, limits: Limits, workers: int = 8) -> None:
         self.model = model
         self.limits = limits
         self.lens = LogitLens(model)
