@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL ?=
 
-.PHONY: run test venv frontend lint pytest frontend-test e2e chromium bench clean
+.PHONY: run test venv frontend lint pytest frontend-test e2e system-deps bench clean
 
 venv: $(STAMP)
 
@@ -35,17 +35,20 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects nothing: that is a failure here too, reported plainly.
-pytest: venv
+pytest: venv system-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$rc
 
-chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests use: Chromium for Playwright (never a downloaded browser build) and
+# docker-compose v1 to validate docker-compose.yml where no Docker engine runs.
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v docker-compose >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null; fi
 
 frontend-test:
 	@if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run lint && npm run typecheck && npm test; fi
 
-e2e: venv frontend chromium
+e2e: venv frontend system-deps
 	@if [ -f frontend/playwright.config.ts ]; then cd frontend && npm run e2e; fi
 
 test: lint pytest frontend-test e2e
