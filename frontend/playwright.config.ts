@@ -13,8 +13,9 @@ export const CHROMIUM_ARGS = [
 
 export default defineConfig({
   testDir: 'e2e',
-  timeout: 120_000,
-  expect: { timeout: 60_000 },
+  // CPU model on a small machine: generous limits; a test normally takes 5-15 s.
+  timeout: 180_000,
+  expect: { timeout: 90_000 },
   fullyParallel: false,
   workers: 1,
   retries: 0,

@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inkFraction, layerCount, waitForRun } from './helpers';
@@ -31,7 +32,7 @@ test('the default IOI prompt renders every view', async ({ page }) => {
   await expect(page.getByTestId('top-clean')).toContainText('Mary');
   await expect(page.getByTestId('logit-diff')).toContainText('clean +');
   mkdirSync(DOCS, { recursive: true });
-  await page.screenshot({ path: join(DOCS, 'screenshot.png') });
+  await page.screenshot({ path: join(DOCS, 'screenshot-default.png'), fullPage: true });
 
   // Scrub back: the views show fewer layers, the readout follows the keyboard.
   await page.locator('body').click({ position: { x: 5, y: 5 } });
@@ -67,6 +68,14 @@ test('ablating a head changes the prediction shown', async ({ page }) => {
   await waitForRun(page, L);
   await expect(page.getByTestId('top-intervened').locator('.pred').first()).toBeVisible();
   await expect(page.getByTestId('logit-diff').locator('.ld-values')).not.toContainText('Δ +0.00');
+  // The session exported as a Python script reproduces the numbers through loupe.client.
+  const shown = await page.getByTestId('logit-diff-value').innerText();
+  await page.getByTestId('export-menu').getByRole('button', { name: /export/ }).click();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-python').click()]);
+  const script = readFileSync(await download.path(), 'utf8');
+  expect(script).toContain('"op": "ablate"');
+  const out = execFileSync(join(DOCS, '..', '.venv', 'bin', 'python'), ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+  expect(out).toContain(`intervened ${shown.replace('−', '-')}`);
   // Alt-click a head in the grid toggles its ablation too.
   const grid = page.getByTestId('attention-grid').locator('canvas');
   await grid.click({ modifiers: ['Alt'], position: { x: 48, y: 24 } });
@@ -74,24 +83,47 @@ test('ablating a head changes the prediction shown', async ({ page }) => {
   await waitForRun(page, L);
 });
 
-test('the steering demo streams two generations side by side', async ({ page }) => {
+test('patching an activation from a saved second prompt changes the answer', async ({ page }) => {
   const L = await layerCount(page);
   await waitForRun(page, L);
+  await page.getByTestId('save-source').click();
+  await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”: 14 tokens');
+  await page.getByTestId('token-strip').getByRole('option').nth(9).click(); // the second " John"
+  await page.getByLabel('Patch layer').fill('8');
+  await page.getByTestId('add-patch').click();
+  await expect(page.getByTestId('intervention-list')).toContainText('patch L8 resid_post from “corrupt” @pos 9');
+  await waitForRun(page, L);
+  await expect(page.getByTestId('logit-diff-value')).toHaveText(/^−/);
+  await expect(page.getByTestId('top-intervened').locator('.tok').first()).toHaveText('·John');
+});
+
+test('the steering demo streams two generations side by side', async ({ page }) => {
+  test.setTimeout(240_000);
+  const L = await layerCount(page);
+  await waitForRun(page, L);
+  // Record every token count the steered column shows: streaming means many distinct values.
+  await page.evaluate(() => {
+    const el = document.querySelector('[data-testid="gen-steered"]') as HTMLElement;
+    const seen: string[] = ((window as unknown as { seen: string[] }).seen = []);
+    new MutationObserver(() => seen.push(el.dataset.tokens ?? '')).observe(el, { attributes: true, attributeFilter: ['data-tokens'] });
+  });
   await page.getByTestId('generate').click();
   const steered = page.getByTestId('gen-steered').locator('p');
   const baseline = page.getByTestId('gen-baseline').locator('p');
   await expect(page.getByTestId('intervention-list')).toContainText('steer');
-  // Streaming: text appears while the caret still blinks, then both branches finish.
-  await expect(page.getByTestId('steering-panel').locator('.caret').first()).toBeVisible();
-  await expect(page.getByTestId('steering-panel')).toContainText(/tokens in/, { timeout: 90_000 });
-  const counts = /(\d+) \+ (\d+) tokens/.exec(await page.getByTestId('steering-panel').innerText());
-  expect(Number(counts?.[1])).toBeGreaterThanOrEqual(8);
-  expect(Number(counts?.[2])).toBeGreaterThanOrEqual(8);
+  const count = async (id: string) => Number(await page.getByTestId(id).getAttribute('data-tokens'));
+  await expect.poll(() => count('gen-steered'), { timeout: 150_000 }).toBeGreaterThanOrEqual(8);
+  await expect.poll(() => count('gen-baseline'), { timeout: 150_000 }).toBeGreaterThanOrEqual(8);
+  const seen = await page.evaluate(() => new Set((window as unknown as { seen: string[] }).seen).size);
+  expect(seen, 'the steered column filled in token by token').toBeGreaterThan(4);
   const s = (await steered.innerText()).replace('I hate you because', '').trim();
   const b = (await baseline.innerText()).replace('I hate you because', '').trim();
   expect(b.length).toBeGreaterThan(10);
   expect(s).not.toEqual(b);
-  await page.screenshot({ path: join(DOCS, 'screenshot-steering.png'), fullPage: true });
+  await expect(page.getByTestId('steering-panel')).toContainText(/tokens in/, { timeout: 150_000 });
+  await page.mouse.move(0, 0);
+  await page.setViewportSize({ width: 1600, height: 1240 });
+  await page.screenshot({ path: join(DOCS, 'screenshot.png') });
 });
 
 test('a server error is shown plainly and the page keeps working', async ({ page }) => {

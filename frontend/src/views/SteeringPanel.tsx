@@ -77,11 +77,11 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
           </button>
         </div>
         <div className="gen-cols">
-          <div className="gen-col" data-testid="gen-steered">
+          <div className="gen-col" data-testid="gen-steered" data-tokens={gen?.steered.length ?? 0}>
             <div className="gen-title">steered{item && !enabled ? ' (steering off)' : ''}</div>
             <p><span className="gen-prompt">{gen?.prompt}</span>{gen?.steered.join('')}{gen?.running && <span className="caret" />}</p>
           </div>
-          <div className="gen-col" data-testid="gen-baseline">
+          <div className="gen-col" data-testid="gen-baseline" data-tokens={gen?.baseline.length ?? 0}>
             <div className="gen-title">baseline</div>
             <p><span className="gen-prompt">{gen?.prompt}</span>{gen?.baseline.join('')}{gen?.running && <span className="caret" />}</p>
           </div>
