@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from loupe.analysis.attribution import LogitAttribution, direct_logit_attribution
+from loupe.analysis.circuits import Composition, HeadCircuits, composition_scores, qk_ov, word_tokens
+from loupe.analysis.head_scores import HeadScores, head_scores, score_pattern
 from loupe.analysis.logit_lens import LensRow, LogitLens, decode_resid, logit_lens
 from loupe.analysis.patching import (
     PatchResult,
@@ -16,6 +18,9 @@ from loupe.analysis.patching import (
 )
 
 __all__ = [
+    "Composition",
+    "HeadCircuits",
+    "HeadScores",
     "LensRow",
     "LogitAttribution",
     "LogitLens",
@@ -23,11 +28,16 @@ __all__ = [
     "SweepRow",
     "Target",
     "attribution_patching",
+    "composition_scores",
     "correlation",
     "decode_resid",
     "direct_logit_attribution",
+    "head_scores",
     "iter_patch_sweep",
     "logit_diff",
     "logit_lens",
     "patch_sweep",
+    "qk_ov",
+    "score_pattern",
+    "word_tokens",
 ]
