@@ -41,6 +41,9 @@ export function connect(url: string = defaultWsUrl()): void {
       const s = get();
       // A new session starts empty: keep only interventions that need no saved state.
       const keep = s.interventions.filter((i) => i.op === 'ablate' || i.op === 'scale');
+      if (keep.length < s.interventions.length) {
+        notify('reconnected', `New session: ${s.interventions.length - keep.length} patch/steer intervention(s) dropped — saved runs and vectors belonged to the old session; save and build them again.`);
+      }
       const layer = s.model ? s.steer.layer : Math.round(w.model.n_layers * 0.2);
       set({ model: w.model, limits: w.limits, session: w.session, interventions: keep, savedRuns: [], vectors: [], steer: { ...s.steer, layer, vector: null } });
       const after = keep.length ? pushInterventions(keep) : Promise.resolve();

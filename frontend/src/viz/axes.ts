@@ -31,7 +31,8 @@ export function drawRowLabels(
   const step = y.bandwidth();
   const every = step < 12 ? Math.ceil(12 / Math.max(step, 0.1)) : 1;
   labels.forEach((l, i) => {
-    if (i % every !== 0 && i !== highlight) return;
+    const nearHighlight = highlight !== null && i !== highlight && Math.abs(i - highlight) < every;
+    if ((i % every !== 0 || nearHighlight) && i !== highlight) return;
     ctx.fillStyle = i === highlight ? '#ffd479' : '#9aa3b5';
     ctx.fillText(fit(ctx, raw ? l : showToken(l), width - 6), x - 5, (y(i) ?? 0) + step / 2);
   });
