@@ -16,6 +16,7 @@ from loupe.analysis.patching import (
     logit_diff,
     patch_sweep,
 )
+from loupe.analysis.steering import embedding_vector, mean_resid, neuron_vector, steering_vector
 
 __all__ = [
     "Composition",
@@ -32,12 +33,16 @@ __all__ = [
     "correlation",
     "decode_resid",
     "direct_logit_attribution",
+    "embedding_vector",
     "head_scores",
     "iter_patch_sweep",
     "logit_diff",
     "logit_lens",
+    "mean_resid",
+    "neuron_vector",
     "patch_sweep",
     "qk_ov",
     "score_pattern",
+    "steering_vector",
     "word_tokens",
 ]
