@@ -29,7 +29,8 @@ async def test_async_client_run_and_ablation(server: Server) -> None:
         assert items[0]["head"] == 2
         ablated = await c.run(PROMPT, answer=" Mary", wrong=" John")
         assert ablated.intervened and ablated.logit_diff is not None
-        assert ablated.clean == out.top_k
+        assert [p["token"] for p in ablated.clean] == [p["token"] for p in out.top_k]
+        np.testing.assert_allclose([p["prob"] for p in ablated.clean], [p["prob"] for p in out.top_k], rtol=1e-4)
         assert ablated.logit_diff["value"] != ablated.logit_diff["clean"]
         pattern = await c.attention_head(1, 2)
         assert pattern.shape == (len(out.str_tokens),) * 2

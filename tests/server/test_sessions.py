@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import numpy as np
 
 from tests.server.conftest import Server, slow_layers
@@ -158,3 +159,33 @@ async def test_disconnect_cancels_the_sessions_work(server: Server) -> None:
     frames = await d.request({"type": "run", "id": "r", "prompt": PROMPT}, streaming=True)
     assert frames[-1]["type"] == "done"
     await d.close()
+
+
+async def test_concurrent_sessions_share_batches_and_keep_their_interventions(server: Server) -> None:
+    model = server.model
+    vec = np.full(64, 0.5, np.float32)
+    steer = {"op": "steer", "hook": "blocks.0.hook_resid_post", "scale": 3.0}
+    wire = [[], [ABLATE], [{**steer, "vector": tensor(vec)}], [ABLATE, {**steer, "vector": tensor(vec)}]]
+    local = [[], [ABLATE], [{**steer, "vector": vec}], [ABLATE, {**steer, "vector": vec}]]
+    clients = [await Raw.connect(server.url) for _ in wire]
+    for i, (c, items) in enumerate(zip(clients, wire, strict=True)):
+        await c.request({"type": "interventions.set", "id": i, "items": items})
+    prompts = [PROMPT, "A short one", PROMPT + " dog", "Another prompt of some length here"]
+    before = httpx.get(f"{server.http}/api/health", timeout=5).json()["batches"]
+    blocker = await Raw.connect(server.url)
+    with slow_layers(model, 0.1):
+        await blocker.send({"type": "run", "id": "b", "prompt": PROMPT})  # holds the model while the others queue
+        await asyncio.sleep(0.05)
+        for c, p in zip(clients, prompts, strict=True):
+            await c.send({"type": "run", "id": "r", "prompt": p, "top_k": 3})
+        results = [await c.until_final("r") for c in clients]
+        await blocker.until_final("b")
+    batches = httpx.get(f"{server.http}/api/health", timeout=5).json()["batches"] - before
+    assert batches <= 3  # 1 blocker, then 4 runs + 3 clean rows batched (2 passes when they all queue in time)
+    for frames, items, p in zip(results, local, prompts, strict=True):
+        result = next(f for f in frames if f["type"] == "run.result")
+        assert [x["token"] for x in result["top_k"]] == [t for t, _ in model.run(p, interventions=items).top_k(3)]
+        assert [x["token"] for x in result["clean"]] == [t for t, _ in model.run(p).top_k(3)]
+        assert len([f for f in frames if f["type"] == "run.layer"]) == model.cfg.n_layers
+    for c in [*clients, blocker]:
+        await c.close()

@@ -79,11 +79,13 @@ def create_app(
             sessions.discard(session)
 
     async def health(request: Request) -> Response:
+        batches = host.scheduler.batches_run if host.scheduler is not None else None
         body = {
             "status": "ok",
             "protocol": PROTOCOL_VERSION,
             "sessions": len(sessions),
             "model": model.cfg.name,
+            "batches": batches,
         }
         return ORJSONResponse(body)
 

@@ -37,7 +37,6 @@ def run_job(ctx: JobContext) -> Commit:
     internal = needed_hooks(n_layers, parts) + (patterns if keep else [])
     wanted = set(capture)
     intervened = bool(ctx.snapshot.interventions)
-    batch = tokens.repeat(2, 1) if intervened else tokens
     str_tokens = model.decode_each(tokens[0].tolist())
     ctx.emit({"type": "run.tokens", "tokens": enc(tokens[0], "i32"), "str_tokens": str_tokens})
     lens = ctx.host.lens if "lens" in parts else None
@@ -58,20 +57,13 @@ def run_job(ctx: JobContext) -> Commit:
         frame["ms"] = (time.perf_counter() - start) * 1000
         ctx.emit(frame)
 
-    res = model.run(
-        batch,
-        capture=sorted(wanted | set(internal)),
-        interventions=ctx.snapshot.rows([0]),
-        on_layer=on_layer,
-        sources=ctx.snapshot.sources,
-        vectors=ctx.snapshot.vectors,
-        cancel=ctx.cancel,
-    )
-    last = res.logits[:, -1]
+    capture_all = sorted(wanted | set(internal), key=model.hook_points.index)
+    res, clean = ctx.host.forward(ctx.session, tokens, capture_all, ctx.snapshot, on_layer, ctx.cancel)
+    last = res.logits[0, -1]
     result: dict[str, Any] = {
         "type": "run.result",
-        "top_k": preds(model, last[0], req["top_k"]),
-        "clean": preds(model, last[-1], req["top_k"]),
+        "top_k": preds(model, last, req["top_k"]),
+        "clean": preds(model, clean, req["top_k"]),
         "intervened": intervened,
         "tensors": {
             n: enc(res.cache[n][0], dtype)
@@ -86,8 +78,8 @@ def run_job(ctx: JobContext) -> Commit:
             "wrong": req["wrong"],
             "answer_token": a,
             "wrong_token": w,
-            "value": float(last[0, a] - last[0, w]),
-            "clean": float(last[-1, a] - last[-1, w]),
+            "value": float(last[a] - last[w]),
+            "clean": float(clean[a] - clean[w]),
         }
     ctx.emit(result)
     last_run = LastRun(tokens, str_tokens, ctx.snapshot, kept if keep else None)

@@ -13,14 +13,17 @@ import asyncio
 import math
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
 from loupe.codec import encode_tensor, pack
-from loupe.errors import LoupeError
+from loupe.engine.result import RunResult
+from loupe.engine.scheduler import Scheduler
+from loupe.errors import Cancelled, LoupeError
+from loupe.hooks.context import LayerCallback
 from loupe.server.limits import Limits
 from loupe.server.protocol import Request
 from loupe.server.state import LastRun, SessionState, Snapshot
@@ -34,24 +37,69 @@ Commit = Callable[[SessionState], "dict[str, Any] | None"]
 
 
 class Host:
-    """The one model of the server and the worker threads that every session's jobs run on."""
+    """The one model of the server, the worker threads jobs run on, and the cross-session batching scheduler."""
 
-    def __init__(self, model: HookedModel, limits: Limits, workers: int = 8) -> None:
+    def __init__(self, model: HookedModel, limits: Limits, workers: int = 8, batching: bool = True) -> None:
         self.model = model
         self.limits = limits
         self.lens = LogitLens(model)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
+        self.scheduler = Scheduler(model) if batching else None
 
     async def execute(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
+    def forward(
+        self,
+        key: str,
+        tokens: torch.Tensor,
+        capture: list[str],
+        snapshot: Snapshot,
+        on_layer: LayerCallback,
+        cancel: threading.Event,
+    ) -> tuple[RunResult, torch.Tensor]:
+        """The intervened run of `tokens` [1, pos] (streamed to `on_layer`, row 0 of its tensors) and the
+        clean run's last-position logits; batched with other sessions' runs when there is a scheduler."""
+        intervened = bool(snapshot.interventions)
+        if self.scheduler is None:
+            batch = tokens.repeat(2, 1) if intervened else tokens
+            res = self.model.run(
+                batch,
+                capture=capture,
+                interventions=snapshot.rows([0]),
+                on_layer=on_layer,
+                sources=snapshot.sources,
+                vectors=snapshot.vectors,
+                cancel=cancel,
+            )
+            return res, res.logits[-1, -1]
+        main = self.scheduler.submit(
+            key, tokens, capture, snapshot.interventions, on_layer, snapshot.sources, snapshot.vectors, cancel
+        )
+        clean = self.scheduler.submit(key, tokens, cancel=cancel) if intervened else None
+        res = _wait(main, cancel)
+        return res, (_wait(clean, cancel) if clean is not None else res).logits[0, -1]
+
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _wait(future: Future[RunResult], cancel: threading.Event) -> RunResult:
+    """The future's result; Cancelled as soon as `cancel` is set (the batch may still be running)."""
+    while True:
+        try:
+            return future.result(timeout=0.05)
+        except TimeoutError:
+            if cancel.is_set():
+                raise Cancelled("cancelled") from None
 
 
 @dataclass
 class JobContext:
     host: Host
+    session: str  # the session id: the scheduler's fairness key
     request: Request
     snapshot: Snapshot
     cancel: threading.Event

@@ -213,7 +213,7 @@ class Session:
             raise LoupeError("bad_message", f"{req.type}.id: {req.id!r} is already queued or running")
         if len(self.jobs) >= self.host.limits.max_queued_jobs:
             raise LoupeError("busy", f"this session already has {len(self.jobs)} jobs queued or running")
-        ctx = JobContext(self.host, req, self.state.snapshot(), threading.Event(), self.outbox.put_threadsafe)
+        ctx = JobContext(self.host, self.id, req, self.state.snapshot(), threading.Event(), self.outbox.put_threadsafe)
         job = Job(ctx)
         self.jobs[req.id] = job
         self._queue.append(job)
