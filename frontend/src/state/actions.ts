@@ -83,7 +83,8 @@ async function startRun(): Promise<void> {
     Object.assign(run, { strTokens: prev.strTokens, tokenIds: prev.tokenIds, topK: prev.topK, clean: prev.clean, logitDiff: prev.logitDiff });
   }
   const samePrompt = prev?.prompt === prompt;
-  set({ run, scrub: null, playing: false, ...(samePrompt ? {} : { focusPos: null }) });
+  // A new prompt: the old head pattern and token focus belong to other tokens.
+  set({ run, scrub: null, playing: false, ...(samePrompt ? {} : { focusPos: null, detail: null }) });
   const onFrame = (m: ServerMsg) => set((st) => ({ run: st.run && st.run.id === id ? applyRunFrame(st.run, m) : st.run }));
   try {
     const answer = s.answer.trim() && s.wrong.trim() ? { answer: s.answer, wrong: s.wrong } : {};

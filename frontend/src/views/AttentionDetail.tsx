@@ -65,7 +65,7 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
   return (
     <Panel title="Head pattern" hint={hint} testId="attention-detail" className="detail-panel">
       <div ref={wrap} className="canvas-wrap">
-        {!detail && <div className="empty">{selected ? 'loading the full pattern…' : 'Select a head to see its full pattern, query rows × key columns.'}</div>}
+        {!detail && <div className="empty">{selected ? 'the full pattern loads when the pass is done…' : 'Select a head to see its full pattern, query rows × key columns.'}</div>}
         <canvas
           ref={canvas}
           role="img"

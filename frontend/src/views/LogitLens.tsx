@@ -36,7 +36,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
     const w = Math.max(T * 6, Math.min(width - LEFT - 8, T * 80));
     const x = bandScale(T, w, 0.06);
     const m = measureCtx();
-    const top = m && strTokens ? colLabelHeight(m, strTokens, x.step()) : 70;
+    const top = m && strTokens ? colLabelHeight(m, strTokens, x.bandwidth()) : 70;
     return { x, y: bandScale(L, L * rowHeight, 0.12), w, h: L * rowHeight, top };
   }, [width, T, L, rowHeight, strTokens]);
 

@@ -34,7 +34,7 @@ export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
     const w = Math.max(T * 6, Math.min(width - LEFT - 8, T * 80));
     const x = bandScale(T, w);
     const m = measureCtx();
-    const top = m && strTokens ? colLabelHeight(m, strTokens, x.step()) : 70;
+    const top = m && strTokens ? colLabelHeight(m, strTokens, x.bandwidth()) : 70;
     return { x, y: bandScale(L, L * rowHeight), w, h: L * rowHeight, top };
   }, [width, T, L, rowHeight, strTokens]);
 
