@@ -81,10 +81,10 @@ class Session:
             "interventions.clear": lambda r: self._interventions(self.state.set_interventions, []),
             "interventions.list": lambda r: {"type": "interventions", "items": self.state.interventions},
             "runs.list": lambda r: {"type": "runs", "items": self.state.runs_items()},
-            "runs.remove": lambda r: self._stores(self.state.remove, "runs", r["names"]),
-            "vectors.save": lambda r: self._stores(self.state.save_vector, r["name"], r["vector"], "upload"),
+            "runs.remove": lambda r: self._stores("runs", self.state.remove, "runs", r["names"]),
+            "vectors.save": lambda r: self._stores("vectors", self.state.save_vector, r["name"], r["vector"], "upload"),
             "vectors.list": lambda r: {"type": "vectors", "items": self.state.vectors_items()},
-            "vectors.remove": lambda r: self._stores(self.state.remove, "vectors", r["names"]),
+            "vectors.remove": lambda r: self._stores("vectors", self.state.remove, "vectors", r["names"]),
         }
 
     # --- connection -----------------------------------------------------------------------------
@@ -199,9 +199,9 @@ class Session:
         change(arg)
         return {"type": "interventions", "items": self.state.interventions}
 
-    def _stores(self, change: Callable[..., None], *args: Any) -> dict[str, Any]:
+    def _stores(self, kind: str, change: Callable[..., None], *args: Any) -> dict[str, Any]:
+        """Apply `change` to the saved runs or vectors and reply with the full list of that `kind`."""
         change(*args)
-        kind = "runs" if args[0] == "runs" else "vectors"
         items = self.state.runs_items() if kind == "runs" else self.state.vectors_items()
         return {"type": kind, "items": items}
 
