@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeTensor } from '../api/codec';
 import type { ServerMsg } from '../api/wire';
-import { applyRunFrame, currentLayer, newRun, pickHead, stackLayers, visibleLayers } from './runData';
+import { applyRunFrame, currentLayer, lastQueryFocus, newRun, pickHead, stackLayers, visibleLayers } from './runData';
 
 const T = 4;
 function layerFrame(layer: number, attn?: number[]): ServerMsg {
@@ -86,5 +86,13 @@ describe('pickHead', () => {
   it('picks the head whose last query looks furthest back, ignoring position 0 and the previous token', () => {
     expect(pickHead(fullRun())).toEqual({ layer: 2, head: 1 });
     expect(pickHead(newRun('x', 'p', 2))).toBeNull();
+  });
+});
+
+describe('lastQueryFocus', () => {
+  it('finds the key the last query attends to most', () => {
+    const run = fullRun();
+    expect(lastQueryFocus(run, 2, 1)).toEqual({ pos: 1, value: expect.closeTo(0.9, 2) });
+    expect(lastQueryFocus(run, 0, 7)).toBeNull();
   });
 });

@@ -143,3 +143,20 @@ export function pickHead(run: RunView): { layer: number; head: number } | null {
   }
   return best && { layer: best.layer, head: best.head };
 }
+
+/**
+ * Where the last query of one head looks most, position 0 (the usual attention sink) aside, from
+ * its thumbnail: the token at the start of the strongest key bin and the (max-pooled) attention.
+ */
+export function lastQueryFocus(run: RunView, layer: number, head: number): { pos: number; value: number } | null {
+  const th = run.layers[layer]?.thumbs;
+  const T = run.strTokens.length;
+  if (!th || !T) return null;
+  const P = th.size;
+  const row = head * P * P + (P - 1) * P;
+  if (row + P > th.data.length) return null;
+  if (P < 2) return null;
+  let best = 1;
+  for (let k = 2; k < P; k++) if (th.data[row + k] > th.data[row + best]) best = k;
+  return { pos: Math.floor((best * T) / P), value: th.data[row + best] };
+}

@@ -5,6 +5,7 @@ import { ATTENTION_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { tipStyle } from './tip';
 import { useSize } from './useSize';
 
 /** Props of the enlarged head view. */
@@ -82,7 +83,7 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
           onMouseLeave={() => setHover(null)}
         />
         {hover && detail && (
-          <div className="tooltip" style={{ left: hover.x + 14, top: hover.y + 10 }} data-testid="attention-hover">
+          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)} data-testid="attention-hover">
             <b>{showToken(detail.strTokens[hover.q])}</b> → <b>{showToken(detail.strTokens[hover.k])}</b>: {hover.k > hover.q ? 'masked' : v.toFixed(3)}
           </div>
         )}

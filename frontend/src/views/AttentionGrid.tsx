@@ -1,10 +1,12 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { selectHead, setInterventions } from '../state/actions';
-import { currentLayer, visibleLayers } from '../state/runData';
+import { currentLayer, lastQueryFocus, visibleLayers } from '../state/runData';
 import { ablatedHeads, get, toggleAblation, useLoupe } from '../state/store';
 import { drawAttentionGrid, gridHit, gridLayout, gridSize, type HeadMark } from '../viz/attentionGrid';
 import { setupCanvas } from '../viz/heatmap';
+import { fmtProb, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { tipStyle } from './tip';
 import { useSize } from './useSize';
 
 /** Props of the attention grid. */
@@ -79,9 +81,13 @@ export function AttentionGrid({ marks }: AttentionGridProps) {
           }}
         />
         {hover && (
-          <div className="tooltip" style={{ left: hover.x + 14, top: hover.y + 10 }}>
-            L{hover.layer} H{hover.head}
+          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)}>
+            <b>L{hover.layer} H{hover.head}</b>
             {ablated.has(`${hover.layer}:${hover.head}`) ? ' · ablated' : ''}
+            {(() => {
+              const f = run && lastQueryFocus(run, hover.layer, hover.head);
+              return f && run ? <div className="muted">last token → {showToken(run.strTokens[f.pos] ?? '')} {fmtProb(f.value)} <small>(pos 0 aside)</small></div> : null;
+            })()}
             {(marks ?? storeMarks).filter((m) => m.layer === hover.layer && m.head === hover.head).map((m) => ` · ${m.label ?? ''}`)}
           </div>
         )}

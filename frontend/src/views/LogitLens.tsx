@@ -6,6 +6,7 @@ import { PROB_LUT, lutIndex, textOn } from '../viz/colour';
 import { setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, fmtProb, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { tipStyle } from './tip';
 import { useSize } from './useSize';
 
 /** Props of the logit-lens table. */
@@ -118,7 +119,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
           onMouseLeave={() => setHover(null)}
         />
         {hover && hd && hd.lensTop1 && hd.lensProb && run && (
-          <div className="tooltip" style={{ left: hover.x + 14, top: hover.y + 10 }}>
+          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)}>
             L{hover.l} after <b>{showToken(run.strTokens[hover.p])}</b>: <b>{showToken(hd.lensTop1[hover.p])}</b> {fmtProb(hd.lensProb[hover.p])}
             {hover.p === T - 1 && hd.lensTop5 && (
               <div className="muted">{hd.lensTop5.map((t) => `${showToken(t.str)} ${fmtProb(t.prob)}`).join('  ')}</div>

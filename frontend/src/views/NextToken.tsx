@@ -40,6 +40,10 @@ export function NextToken({ rows = 6 }: NextTokenProps) {
   const active = useLoupe((s) => s.interventions.some((i) => i.enabled !== false));
   const ld = run?.logitDiff;
   const stale = run?.status === 'running';
+  // The answer/wrong pair the shown logit difference was computed for.
+  const rerunIfChanged = () => {
+    if (!ld || ld.answer !== answer || ld.wrong !== wrong) rerun();
+  };
   return (
     <Panel title="Next token" hint={stale ? 'updating…' : run?.intervened ? 'clean vs intervened' : 'no interventions active'} testId="prediction" className="pred-panel">
       <div className={`predcols${stale ? ' stale' : ''}`}>
@@ -48,9 +52,9 @@ export function NextToken({ rows = 6 }: NextTokenProps) {
       </div>
       <form className="logitdiff" data-testid="logit-diff" onSubmit={(e) => { e.preventDefault(); rerun(); }}>
         <span className="muted">logit(</span>
-        <input aria-label="Answer token" value={answer} onChange={(e) => set({ answer: e.target.value })} onBlur={rerun} />
+        <input aria-label="Answer token" value={answer} onChange={(e) => set({ answer: e.target.value })} onBlur={rerunIfChanged} />
         <span className="muted">) − logit(</span>
-        <input aria-label="Wrong token" value={wrong} onChange={(e) => set({ wrong: e.target.value })} onBlur={rerun} />
+        <input aria-label="Wrong token" value={wrong} onChange={(e) => set({ wrong: e.target.value })} onBlur={rerunIfChanged} />
         <span className="muted">)</span>
         {ld && (
           <div className="ld-values">

@@ -6,6 +6,7 @@ import { NORM_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, robustExtent, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { tipStyle } from './tip';
 import { useSize } from './useSize';
 
 /** Props of the residual-norm heatmap. */
@@ -81,7 +82,7 @@ export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
           onMouseLeave={() => setHover(null)}
         />
         {hover && norms && run && Number.isFinite(norms[hover.l * T + hover.p]) && (
-          <div className="tooltip" style={{ left: hover.x + 14, top: hover.y + 10 }}>
+          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)}>
             L{hover.l} · <b>{showToken(run.strTokens[hover.p])}</b> · ‖x‖ = {norms[hover.l * T + hover.p].toFixed(1)}
           </div>
         )}
