@@ -51,9 +51,7 @@ class RunOutput:
 class Client:
     """An async session with a Loupe server; use as `async with Client(url) as c: ...`."""
 
-    def __init__(
-        self, url: str = "ws://127.0.0.1:8000/ws", token: str | None = None, timeout: float = 30.0
-    ) -> None:
+    def __init__(self, url: str = "ws://127.0.0.1:8000/ws", token: str | None = None, timeout: float = 30.0) -> None:
         self.url, self.token, self.timeout = url, token, timeout
         self.model: dict[str, Any] = {}
         self.limits: dict[str, Any] = {}
@@ -213,9 +211,7 @@ class Client:
 class SyncClient:
     """Blocking wrapper: the same methods as `Client`, run on a private event loop thread."""
 
-    def __init__(
-        self, url: str = "ws://127.0.0.1:8000/ws", token: str | None = None, timeout: float = 30.0
-    ) -> None:
+    def __init__(self, url: str = "ws://127.0.0.1:8000/ws", token: str | None = None, timeout: float = 30.0) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="loupe-client")
         self._thread.start()
