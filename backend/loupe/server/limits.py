@@ -23,7 +23,6 @@ class Limits:
     max_new_tokens: int = 256
     max_queued_jobs: int = 4  # per session, running + queued
     max_saved_runs: int = 16
-    max_saved_run_bytes: int = 512 << 20  # activations kept for one saved run (float32, in memory)
     max_vectors: int = 64
     max_interventions: int = 256
     max_contrast_prompts: int = 64  # per side of vectors.from_prompts
