@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
 from loupe.codec import to_json
 from tests.proto.schemas import validate
-from tests.server.conftest import Server, slow_layers
+from tests.server.conftest import Server, serve, slow_layers
 from tests.server.wire import Raw
 
 PROMPT = "When Mary and John went to the store, John gave a drink to"
@@ -165,3 +167,17 @@ async def test_every_server_frame_matches_the_schemas(server: Server) -> None:
         f.pop("_t", None)
         validate(to_json(f))
     await c.close()
+
+
+async def test_attention_head_recomputed_when_patterns_were_not_kept(server: Server) -> None:
+    model = server.model
+    limits = dataclasses.replace(server.limits, last_run_pattern_bytes=0)
+    ablate = {"op": "ablate", "hook": "blocks.0.attn.hook_z", "head": 1}
+    with serve(model, limits) as small:
+        c = await Raw.connect(small.url)
+        await c.request({"type": "interventions.set", "id": 0, "items": [ablate]})
+        await c.request({"type": "run", "id": "r", "prompt": PROMPT}, streaming=True)
+        [head] = await c.request({"type": "attention.head", "id": "h", "layer": 2, "head": 1, "dtype": "f32"})
+        ref = model.run(PROMPT, capture=["blocks.2.attn.hook_pattern"], interventions=[ablate])
+        np.testing.assert_allclose(head["pattern"], ref.cache["blocks.2.attn.hook_pattern"][0, 1].numpy(), atol=1e-5)
+        await c.close()
