@@ -34,7 +34,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
   const L = run?.nLayers ?? 0;
   const geom = useMemo(() => {
     if (!width || !T || !L) return null;
-    const w = Math.max(T * 6, Math.min(width - LEFT - 8, T * 80));
+    const w = Math.max(T * 2, Math.min(width - LEFT - 8, T * 80));
     const x = bandScale(T, w, 0.06);
     const m = measureCtx();
     const top = m && strTokens ? colLabelHeight(m, strTokens, x.bandwidth()) : 70;

@@ -32,7 +32,7 @@ export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
   const norms = useMemo(() => (run && T ? stackLayers(run, (d) => d.residNorm) : null), [run, T]);
   const geom = useMemo(() => {
     if (!width || !T || !L) return null;
-    const w = Math.max(T * 6, Math.min(width - LEFT - 8, T * 80));
+    const w = Math.max(T * 2, Math.min(width - LEFT - 8, T * 80));
     const x = bandScale(T, w);
     const m = measureCtx();
     const top = m && strTokens ? colLabelHeight(m, strTokens, x.bandwidth()) : 70;
