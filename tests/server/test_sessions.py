@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import httpx
 import numpy as np
+import pytest
+import websockets
 
-from tests.server.conftest import Server, slow_layers
+from tests.server.conftest import Server, serve, slow_layers
 from tests.server.wire import Raw, tensor
 
 PROMPT = "The quick brown fox jumps over the lazy"
@@ -189,3 +192,17 @@ async def test_concurrent_sessions_share_batches_and_keep_their_interventions(se
         assert len([f for f in frames if f["type"] == "run.layer"]) == model.cfg.n_layers
     for c in [*clients, blocker]:
         await c.close()
+
+
+async def test_a_client_that_falls_behind_is_dropped(server: Server) -> None:
+    limits = dataclasses.replace(server.limits, max_outbound_bytes=4000)
+    with serve(server.model, limits) as small:
+        c = await Raw.connect(small.url)
+        await c.send({"type": "run", "id": "r", "prompt": PROMPT * 3, "capture": ["blocks.*.mlp.hook_post"]})
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await c.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        other = await Raw.connect(small.url)
+        assert await other.ping_ok()
+        await other.close()
