@@ -134,6 +134,9 @@ test('a server error is shown plainly and the page keeps working', async ({ page
   await box.press('Enter');
   await expect(page.getByTestId('error-message')).toContainText('too_long');
   await expect(page.getByTestId('connection')).toHaveText(/connected/);
+  // The last good run stays on screen.
+  await expect(page.getByTestId('token-strip').getByRole('option')).toHaveCount(14);
+  expect(await inkFraction(page, 'logit-lens')).toBeGreaterThan(0.05);
   await box.fill('Once upon a time');
   await box.press('Enter');
   await expect(page.getByTestId('token-strip')).toContainText('Once');

@@ -56,7 +56,10 @@ export function connect(url: string = defaultWsUrl()): void {
 
 /** Run the prompt in the box now (cancelling a run in flight). */
 export function rerun(): void {
-  if (!client?.isOpen) return;
+  if (!client?.isOpen) {
+    notify('disconnected', 'Not connected to the server yet; the run starts when you press Run again after it reconnects.');
+    return;
+  }
   if (inflight) {
     rerunQueued = true;
     client.cancel(inflight);
@@ -83,6 +86,7 @@ async function startRun(): Promise<void> {
     Object.assign(run, { strTokens: prev.strTokens, tokenIds: prev.tokenIds, topK: prev.topK, clean: prev.clean, logitDiff: prev.logitDiff });
   }
   const samePrompt = prev?.prompt === prompt;
+  const prevDetail = s.detail;
   // A new prompt: the old head pattern and token focus belong to other tokens.
   set({ run, scrub: null, playing: false, ...(samePrompt ? {} : { focusPos: null, detail: null }) });
   const onFrame = (m: ServerMsg) => set((st) => ({ run: st.run && st.run.id === id ? applyRunFrame(st.run, m) : st.run }));
@@ -91,6 +95,9 @@ async function startRun(): Promise<void> {
     await c.request<DoneMsg>({ type: 'run', prompt, top_k: 10, summaries: true, ...answer }, onFrame, id);
   } catch (e) {
     onFrame({ type: 'error', id, code: errText(e)[0], message: errText(e)[1] });
+    // Rejected before any token (e.g. too_long): keep showing the last good run.
+    const cur = get().run;
+    if (prev && cur?.id === id && cur.strTokens.length === 0) set({ run: prev, detail: prevDetail });
     if (!(e instanceof ServerError && e.code === 'not_found')) report(e);
   } finally {
     if (inflight === id) inflight = null;
