@@ -79,11 +79,19 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
         <div className="gen-cols">
           <div className="gen-col" data-testid="gen-steered" data-tokens={gen?.steered.length ?? 0}>
             <div className="gen-title">steered{item && !enabled ? ' (steering off)' : ''}</div>
-            <p><span className="gen-prompt">{gen?.prompt}</span>{gen?.steered.join('')}{gen?.running && <span className="caret" />}</p>
+            {gen ? (
+              <p><span className="gen-prompt">{gen.prompt}</span>{gen.steered.join('')}{gen.running && <span className="caret" />}</p>
+            ) : (
+              <p className="muted">press generate: the same prompt with the session’s interventions…</p>
+            )}
           </div>
           <div className="gen-col" data-testid="gen-baseline" data-tokens={gen?.baseline.length ?? 0}>
             <div className="gen-title">baseline</div>
-            <p><span className="gen-prompt">{gen?.prompt}</span>{gen?.baseline.join('')}{gen?.running && <span className="caret" />}</p>
+            {gen ? (
+              <p><span className="gen-prompt">{gen.prompt}</span>{gen.baseline.join('')}{gen.running && <span className="caret" />}</p>
+            ) : (
+              <p className="muted">…and without them, side by side, streaming.</p>
+            )}
           </div>
         </div>
         {gen && !gen.running && gen.ms !== undefined && <div className="muted small-text">{gen.steered.length} + {gen.baseline.length} tokens in {(gen.ms / 1000).toFixed(1)} s</div>}
