@@ -72,3 +72,25 @@ def test_on_layer_streams_in_order(make_pair, arch: str) -> None:
     assert seen[0][1] == ["blocks.0.hook_resid_post", "hook_embed"]
     assert all(names == [f"blocks.{layer}.hook_resid_post"] for layer, names in seen[1:])
     assert set(res.cache) == {"hook_embed", *(f"blocks.{i}.hook_resid_post" for i in range(model.cfg.n_layers))}
+
+
+def test_streamed_points_reach_on_layer_but_are_not_kept(make_pair) -> None:
+    model, _ = make_pair("llama")
+    seen: list[str] = []
+    res = model.run(
+        "Streaming only",
+        capture="blocks.1.hook_resid_post",
+        stream="blocks.*.attn.hook_pattern",
+        on_layer=lambda _layer, t: seen.extend(sorted(t)),
+    )
+    assert seen == ["blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern", "blocks.1.hook_resid_post"]
+    assert set(res.cache) == {"blocks.1.hook_resid_post"}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_unembed_of_the_last_residual_gives_the_logits(make_pair, arch: str) -> None:
+    model, _ = make_pair(arch)
+    last = f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"
+    res = model.run("The logit lens at the last layer", capture=last)
+    with torch.no_grad():
+        torch.testing.assert_close(model.unembed(res.cache[last]), res.logits, atol=1e-5, rtol=1e-5)

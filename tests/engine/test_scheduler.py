@@ -120,3 +120,20 @@ def test_round_robin_is_fair_across_keys(make_pair) -> None:
         assert order.index("light") <= 1  # served in the first batch after the blocker, not after all of heavy
     finally:
         scheduler.close()
+
+
+def test_streamed_points_are_delivered_per_row_and_dropped(make_pair) -> None:
+    model, _ = make_pair("llama")
+    scheduler = Scheduler(model)
+    shapes: list[tuple[int, ...]] = []
+    try:
+        future = scheduler.submit(
+            "s",
+            "Hello there friend",
+            stream="blocks.0.attn.hook_pattern",
+            on_layer=lambda _l, t: shapes.extend(tuple(x.shape) for x in t.values()),
+        )
+        res = future.result(timeout=30)
+        assert res.cache == {} and shapes == [(1, 4, 3, 3)]
+    finally:
+        scheduler.close()

@@ -102,6 +102,13 @@ class HookedModel:
         if self.tokenizer is None:
             raise LoupeError("bad_input", "this model has no tokenizer: pass token ids, or load it with tokenizer=")
 
+    def unembed(self, resid: torch.Tensor) -> torch.Tensor:
+        """Final norm then unembedding, [..., d_model] -> [..., d_vocab], without firing any hook."""
+        norm = self.adapter.module(self.hf, "final_norm")
+        head = self.hf.get_output_embeddings()
+        assert head is not None
+        return head.forward(norm.forward(resid))  # .forward skips the modules' hooks
+
     # --- forward --------------------------------------------------------------------------------
 
     def forward(

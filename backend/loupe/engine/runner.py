@@ -32,12 +32,18 @@ def run(
     cancel: threading.Event | None = None,
     padding_side: str = "right",
     grad: bool = False,
+    stream: Sequence[str] | str = (),
 ) -> RunResult:
-    """Run `inputs` (text, texts or token ids), capturing `capture` (names or globs) with `interventions`."""
+    """Run `inputs` (text, texts or token ids), capturing `capture` (names or globs) with `interventions`.
+
+    `stream` names points that only `on_layer` receives: they are not kept in the result's cache.
+    """
     tokens, mask = model.encode(inputs, padding_side)
     names = model.match_hooks(capture) if capture else []
+    streamed = model.match_hooks(stream) if stream else []
     bound = bind_all(model, interventions, sources, vectors, seq_len=tokens.shape[1])
-    ctx = RunContext(model.points, names, bound, Where(0, tokens.shape[1], tokens.shape[0]), on_layer, cancel, grad)
+    where = Where(0, tokens.shape[1], tokens.shape[0])
+    ctx = RunContext(model.points, names, bound, where, on_layer, cancel, grad, streamed)
     with torch.set_grad_enabled(grad):
         logits = model.forward(ctx, tokens, mask)
     str_tokens = [model.decode_each(row.tolist()) for row in tokens] if model.tokenizer is not None else []

@@ -39,6 +39,7 @@ class _Request:
     bound: list[Bound]
     on_layer: LayerCallback | None
     cancel: threading.Event | None
+    stream: list[str]
     future: Future[RunResult] = field(default_factory=Future)
 
     @property
@@ -68,14 +69,19 @@ class Scheduler:
         sources: Mapping[str, Any] | None = None,
         vectors: Mapping[str, Any] | None = None,
         cancel: threading.Event | None = None,
+        stream: Sequence[str] | str = (),
     ) -> Future[RunResult]:
-        """Queue one prompt; raises LoupeError now for a bad prompt, capture or intervention."""
+        """Queue one prompt; raises LoupeError now for a bad prompt, capture or intervention.
+
+        `stream` names points that only `on_layer` receives (not kept in the result).
+        """
         tokens, _ = self.model.encode(inputs)
         if tokens.shape[0] != 1:
             raise ValueError("submit takes one prompt; submit each row of a batch separately")
         names = self.model.match_hooks(capture) if capture else []
+        streamed = [n for n in (self.model.match_hooks(stream) if stream else []) if n not in names]
         bound = bind_all(self.model, interventions, sources, vectors, seq_len=tokens.shape[1])
-        request = _Request(key, tokens[0], names, bound, on_layer, cancel)
+        request = _Request(key, tokens[0], names, bound, on_layer, cancel, streamed)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
@@ -159,16 +165,19 @@ class Scheduler:
             mask[i, : lengths[i]] = 1
         bound = [_for_row(b, i, lengths[i]) for i, r in enumerate(batch) for b in r.bound]
         capture = sorted({n for r in batch for n in r.capture}, key=model.points.names.index)
+        stream = sorted({n for r in batch for n in r.stream} - set(capture))
 
         def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
             if all(r.cancelled for r in batch):
                 raise Cancelled("every run of the batch was cancelled")
             for i, r in enumerate(batch):
                 if r.on_layer is not None and not r.cancelled:
-                    mine = {n: self._cut(n, t, i, lengths[i]) for n, t in tensors.items() if n in r.capture}
+                    mine = {
+                        n: self._cut(n, t, i, lengths[i]) for n, t in tensors.items() if n in r.capture or n in r.stream
+                    }
                     r.on_layer(layer, mine)
 
-        ctx = RunContext(model.points, capture, bound, Where(0, width, len(batch)), on_layer)
+        ctx = RunContext(model.points, capture, bound, Where(0, width, len(batch)), on_layer, stream=stream)
         with torch.no_grad():
             logits = model.forward(ctx, tokens, mask).float()
         self.batches_run += 1

@@ -27,8 +27,11 @@ class RunContext:
         on_layer: LayerCallback | None = None,
         cancel: threading.Event | None = None,
         keep_grad: bool = False,
+        stream: list[str] | None = None,
     ) -> None:
         self.points = points
+        self.stream = set(stream or ()) - set(capture)  # handed to on_layer, then dropped
+        capture = [*capture, *sorted(self.stream)]
         self.capture = set(capture)
         self.by_hook: dict[str, list[Bound]] = defaultdict(list)
         for b in bound:
@@ -70,5 +73,9 @@ class RunContext:
             raise Cancelled("cancelled")
 
     def layer_done(self, layer: int) -> None:
+        names = [n for n in self._layer_names.get(layer, ()) if n in self.cache]
         if self.on_layer is not None:
-            self.on_layer(layer, {n: self.cache[n] for n in self._layer_names.get(layer, ()) if n in self.cache})
+            self.on_layer(layer, {n: self.cache[n] for n in names})
+        for n in names:
+            if n in self.stream:
+                del self.cache[n]

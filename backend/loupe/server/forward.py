@@ -57,8 +57,9 @@ def run_job(ctx: JobContext) -> Commit:
         frame["ms"] = (time.perf_counter() - start) * 1000
         ctx.emit(frame)
 
-    capture_all = sorted(wanted | set(internal), key=model.hook_points.index)
-    res, clean = ctx.host.forward(ctx.session, tokens, capture_all, ctx.snapshot, on_layer, ctx.cancel)
+    capture = sorted(wanted, key=model.hook_points.index)
+    stream = sorted(set(internal) - wanted, key=model.hook_points.index)
+    res, clean = ctx.host.forward(ctx.session, tokens, capture, stream, ctx.snapshot, on_layer, ctx.cancel)
     last = res.logits[0, -1]
     result: dict[str, Any] = {
         "type": "run.result",

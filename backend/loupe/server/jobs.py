@@ -54,12 +54,14 @@ class Host:
         key: str,
         tokens: torch.Tensor,
         capture: list[str],
+        stream: list[str],
         snapshot: Snapshot,
         on_layer: LayerCallback,
         cancel: threading.Event,
     ) -> tuple[RunResult, torch.Tensor]:
         """The intervened run of `tokens` [1, pos] (streamed to `on_layer`, row 0 of its tensors) and the
-        clean run's last-position logits; batched with other sessions' runs when there is a scheduler."""
+        clean run's last-position logits; batched with other sessions' runs when there is a scheduler.
+        `stream` points reach `on_layer` only, so per-layer summaries do not pile up in memory."""
         intervened = bool(snapshot.interventions)
         if self.scheduler is None:
             batch = tokens.repeat(2, 1) if intervened else tokens
@@ -71,10 +73,11 @@ class Host:
                 sources=snapshot.sources,
                 vectors=snapshot.vectors,
                 cancel=cancel,
+                stream=stream,
             )
             return res, res.logits[-1, -1]
         main = self.scheduler.submit(
-            key, tokens, capture, snapshot.interventions, on_layer, snapshot.sources, snapshot.vectors, cancel
+            key, tokens, capture, snapshot.interventions, on_layer, snapshot.sources, snapshot.vectors, cancel, stream
         )
         clean = self.scheduler.submit(key, tokens, cancel=cancel) if intervened else None
         res = _wait(main, cancel)
