@@ -1,48 +1,53 @@
-"""Capture overhead: plain Hugging Face forward vs Loupe capturing nothing, attention patterns, everything."""
+"""Capture overhead, side by side: the plain Hugging Face forward, Loupe capturing nothing, all attention
+patterns, every layer's residual stream and every hook point, and (where installed) TransformerLens's
+run_with_cache and nnsight's residual saves. One process, interleaved, ratios to the plain forward.
+"""
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 import loupe
-from bench.common import interleaved, tokens_of_length
+from bench.common import interleaved, plain_hf, tokens_of_length
+from bench.tools import other_tools
 from loupe.engine.allocator import keep_freed_memory
 
 
 def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
-    plain_hf = copy.deepcopy(model.hf)
-    plain_hf.set_attn_implementation("sdpa")  # what a user of transformers gets by default
+    hf = plain_hf(model)
+    tools = other_tools(model)
     rows = []
     for n in (16, 64, 256):
         tokens = tokens_of_length(model, n)
 
         def plain(tokens: torch.Tensor = tokens) -> object:
             with torch.no_grad():
-                return plain_hf(input_ids=tokens).logits
+                return hf(input_ids=tokens).logits
 
-        fns = {
+        fns: dict[str, Callable[[], object]] = {
             "hf_forward": plain,
             "loupe_none": lambda tokens=tokens: model.run(tokens),
             "loupe_patterns": lambda tokens=tokens: model.run(tokens, capture="blocks.*.attn.hook_pattern"),
+            "loupe_resid": lambda tokens=tokens: model.run(tokens, capture="blocks.*.hook_resid_post"),
             "loupe_all": lambda tokens=tokens: model.run(tokens, capture="*"),
         }
+        for name, tool in tools.items():
+            fns[name] = lambda tool=tool, tokens=tokens: tool(tokens)
         seconds = interleaved(fns, repeats=5 if quick else 15)
         base = seconds["hf_forward"]
         rows.append({"tokens": n, "seconds": seconds, "ratio": {k: v / base for k, v in seconds.items()}})
-    return {"name": "capture_overhead", "target": {"loupe_all": 1.05}, "rows": rows}
+    return {"name": "capture_overhead", "target": {"loupe_all": 1.05}, "rows": rows, "tools": sorted(tools)}
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = ["tokens  hf_forward  loupe_none  loupe_patterns  loupe_all   (ratio to the plain HF forward)"]
+    names = list(result["rows"][0]["ratio"])
+    lines = ["tokens  HF ms  " + "  ".join(f"{n:>20}" for n in names[1:]) + "   (ratio to the plain HF forward)"]
     for r in result["rows"]:
-        q = r["ratio"]
-        lines.append(
-            f"{r['tokens']:>6}  {r['seconds']['hf_forward'] * 1e3:7.1f} ms  {q['loupe_none']:9.3f}  "
-            f"{q['loupe_patterns']:14.3f}  {q['loupe_all']:9.3f}"
-        )
+        cells = "  ".join(f"{r['ratio'][n]:>19.3f}x" for n in names[1:])
+        lines.append(f"{r['tokens']:>6}  {r['seconds']['hf_forward'] * 1e3:5.0f}  {cells}")
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import statistics
@@ -22,6 +23,13 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def plain_hf(model: loupe.HookedModel) -> Any:
+    """An independent copy of the model's weights with transformers' default (SDPA) attention, no hooks."""
+    hf = copy.deepcopy(model.hf)
+    hf.set_attn_implementation("sdpa")
+    return hf
 
 
 def tokens_of_length(model: loupe.HookedModel, n: int) -> torch.Tensor:

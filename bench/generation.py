@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 
 import loupe
-from bench.common import interleaved
+from bench.common import interleaved, plain_hf
 from loupe.engine.allocator import keep_freed_memory
 
 PROMPT = "The most important thing to remember about the ocean is"
@@ -16,16 +15,19 @@ PROMPT = "The most important thing to remember about the ocean is"
 
 def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     n = 16 if quick else 48
-    plain_hf = copy.deepcopy(model.hf)
-    plain_hf.set_attn_implementation("sdpa")
+    hf = plain_hf(model)
     tokens, mask = model.encode(PROMPT)
     vector = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(0))
     steer = loupe.Steer(hook=f"blocks.{model.cfg.n_layers // 3}.hook_resid_post", vector=vector, scale=2.0)
 
     def hf_generate() -> object:
         with torch.no_grad():
-            return plain_hf.generate(
-                input_ids=tokens, attention_mask=mask, max_new_tokens=n, min_new_tokens=n, do_sample=False,
+            return hf.generate(
+                input_ids=tokens,
+                attention_mask=mask,
+                max_new_tokens=n,
+                min_new_tokens=n,
+                do_sample=False,
                 pad_token_id=model.tokenizer.pad_token_id,
             )
 

@@ -27,8 +27,8 @@ def headlines(entries: dict[str, dict[str, Any]]) -> list[Headline]:
                 1.05,
                 "lower",
             )
-    if "compare_tools" in entries:
-        row = _row(entries["compare_tools"], 64)["ratio"]
+    if "capture_overhead" in entries:
+        row = _row(entries["capture_overhead"], 64)["ratio"]
         for tool in ("transformer_lens_all", "nnsight_resid"):
             if tool in row:
                 add(f"{tool} / HF forward (T=64, for reference)", row[tool], float("inf"), "lower")
