@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import sys
 from collections.abc import Callable, Sequence
@@ -13,31 +14,82 @@ from typing import Any
 DEFAULT_SERVER = "ws://127.0.0.1:8000/ws"
 
 
+SERVE_EPILOG = """\
+environment (docker-compose.yml passes these):
+  LOUPE_MODEL             default for --model
+  LOUPE_TOKEN             default for --token
+  LOUPE_ALLOWED_ORIGINS   default for --allowed-origins
+  LOUPE_LIMIT_<NAME>      change one limit, e.g. LOUPE_LIMIT_MAX_SESSIONS=32 (--limit wins over it)
+
+limits (defaults; every one can be changed; a request over one gets an `error` frame):
+  {limits}
+"""
+
+
+def _env(name: str) -> str | None:
+    """An environment variable, with empty meaning unset (compose passes `${X:-}` as an empty string)."""
+    return os.environ.get(name) or None
+
+
 def serve_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="HF name or local path (default: the embedded SmolLM2-135M)")
+    from loupe.server.limits import Limits
+
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    limits = Limits().describe().replace(", ", "\n  ")
+    p.epilog = SERVE_EPILOG.format(limits=limits)
+    p.add_argument(
+        "--model",
+        default=_env("LOUPE_MODEL"),
+        help="HF name or local path; only the operator picks it, no client can load a model "
+        "(default: $LOUPE_MODEL, else the embedded SmolLM2-135M)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--token", default=None, help="session token; generated when binding a non-loopback address")
+    p.add_argument(
+        "--token",
+        default=_env("LOUPE_TOKEN"),
+        help="session token every hello must carry (default: $LOUPE_TOKEN; generated and printed when "
+        "binding a non-loopback address without one)",
+    )
+    p.add_argument(
+        "--allowed-origins",
+        default=_env("LOUPE_ALLOWED_ORIGINS"),
+        metavar="LIST",
+        help="comma-separated browser origins (https://lab.example.org) or host names allowed to open "
+        "WebSockets, besides the server's own host and loopback pages (default: $LOUPE_ALLOWED_ORIGINS)",
+    )
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one limit (repeatable), e.g. --limit max_sessions=32; see the list below",
+    )
 
 
 def serve_main(args: argparse.Namespace) -> int:
     import uvicorn
 
     import loupe
-    from loupe.server.app import create_app, is_loopback
+    from loupe.server.app import create_app, is_loopback, parse_origins
     from loupe.server.limits import Limits
 
+    limits = Limits.configured(os.environ, args.limit)  # before loading: a typo fails fast
+    origins = parse_origins(args.allowed_origins)
     token = args.token
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(16)
     print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
     model = loupe.load(args.model, device=args.device)
-    limits = Limits()
-    app = create_app(model, limits, token=token)
+    app = create_app(model, limits, token=token, allowed_origins=origins)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"Loupe serving {model.cfg.name} at {url}  (WebSocket: /ws)", file=sys.stderr)
+    if origins:
+        print(f"allowed origins: {', '.join(sorted(origins))}", file=sys.stderr)
+    if limits != Limits():
+        print(f"limits: {limits.describe()}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, ws_max_size=limits.transport_max_bytes, log_level="warning")
     return 0
 

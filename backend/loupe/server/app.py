@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from loupe.codec import pack
 from loupe.server.jobs import Host
 from loupe.server.limits import Limits
 from loupe.server.protocol import PROTOCOL_VERSION
@@ -49,27 +50,68 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def origin_allowed(origin: str | None, host_header: str | None) -> bool:
-    """Browsers send Origin: accept the page's own host, or any loopback page when serving on loopback."""
+def parse_origins(text: str | Iterable[str] | None) -> frozenset[str]:
+    """An allowlist from `--allowed-origins` / LOUPE_ALLOWED_ORIGINS: comma-separated origins
+    (`https://lab.example.org`, `http://10.0.0.5:5173`) or bare host names (`lab.example.org`, any port)."""
+    if text is None:
+        return frozenset()
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return frozenset(i.strip().rstrip("/").lower() for i in items if i.strip())
+
+
+def _normal_origin(origin: str) -> str:
+    parts = urlsplit(origin.strip().lower())
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        return origin
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def origin_allowed(origin: str | None, host_header: str | None, allowed: Iterable[str] = ()) -> bool:
+    """Browsers send Origin: accept the page's own host, any loopback page when serving on loopback,
+    and the operator's allowlist (full origins, or host names meaning any scheme and port)."""
     if origin is None:  # scripts and CLI clients
         return True
     origin_host = urlsplit(origin).hostname or ""
     server_host = urlsplit(f"//{host_header or ''}").hostname or ""
-    if origin_host == server_host:
+    if origin_host and origin_host == server_host:
         return True
-    return is_loopback(origin_host) and is_loopback(server_host)
+    if is_loopback(origin_host) and is_loopback(server_host):
+        return True
+    for entry in allowed:
+        if "://" in entry:
+            if _normal_origin(entry) == _normal_origin(origin):
+                return True
+        elif origin_host and entry == origin_host:
+            return True
+    return False
 
 
 def create_app(
-    model: HookedModel, limits: Limits | None = None, token: str | None = None, static: Path | None = None
+    model: HookedModel,
+    limits: Limits | None = None,
+    token: str | None = None,
+    static: Path | None = None,
+    allowed_origins: Iterable[str] = (),
 ) -> Starlette:
-    """An ASGI app serving `model`; `token`, when set, must come in every session's hello."""
+    """An ASGI app serving `model`; `token`, when set, must come in every session's hello.
+
+    `allowed_origins` adds browser origins (or host names) to the same-host / loopback rule."""
     host = Host(model, limits or Limits())
     sessions: set[Session] = set()
+    allowed = parse_origins(allowed_origins)
 
     async def ws_endpoint(ws: WebSocket) -> None:
-        if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host")):
-            await ws.close(code=1008, reason="origin not allowed")
+        if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), allowed):
+            await ws.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
+            return
+        if len(sessions) >= host.limits.max_sessions:
+            await refuse_full(ws, host.limits.max_sessions)
             return
         session = Session(ws, host, token)
         sessions.add(session)
@@ -79,13 +121,16 @@ def create_app(
             sessions.discard(session)
 
     async def health(request: Request) -> Response:
-        batches = host.scheduler.batches_run if host.scheduler is not None else None
+        scheduler = host.scheduler
         body = {
             "status": "ok",
             "protocol": PROTOCOL_VERSION,
             "sessions": len(sessions),
+            "max_sessions": host.limits.max_sessions,
             "model": model.cfg.name,
-            "batches": batches,
+            "batches": scheduler.batches_run if scheduler is not None else None,
+            "jobs": sum(len(s.jobs) for s in sessions),  # queued or running, all sessions
+            "pending": scheduler.pending() if scheduler is not None else 0,  # runs waiting for a batch
         }
         return ORJSONResponse(body)
 
@@ -112,4 +157,14 @@ def create_app(
     routes.append(Mount("/", StaticFiles(directory=dist, html=True)) if dist else Route("/", no_ui))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.host = host
+    app.state.sessions = sessions
     return app
+
+
+async def refuse_full(ws: WebSocket, max_sessions: int) -> None:
+    """One session too many: accept, say why in an `error` frame, close with 1013 (try again later)."""
+    await ws.accept()
+    message = f"the server already has its maximum of {max_sessions} sessions (max_sessions); try again later"
+    with contextlib.suppress(Exception):
+        await ws.send_bytes(pack({"type": "error", "code": "server_full", "message": message}))
+        await ws.close(code=1013, reason="server full")

@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -19,14 +19,20 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def serving(model: HookedModel, limits: Limits | None = None, host: str = "127.0.0.1") -> Iterator[str]:
+def serving(
+    model: HookedModel,
+    limits: Limits | None = None,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    allowed_origins: Iterable[str] = (),
+) -> Iterator[str]:
     """Start uvicorn on a free port in a daemon thread, yield its WebSocket URL, stop it on exit."""
     limits = limits or Limits()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    app = create_app(model, limits)
+    app = create_app(model, limits, token=token, allowed_origins=allowed_origins)
     config = uvicorn.Config(app, log_level="warning", ws_max_size=limits.transport_max_bytes, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loupe-server")

@@ -1,17 +1,28 @@
-"""Server limits with safe defaults (documented in proto/README.md, section 8)."""
+"""Server limits with safe defaults (documented in proto/README.md, section 8).
+
+Every limit can be changed by the operator: `LOUPE_LIMIT_<NAME>=VALUE` environment variables
+(e.g. `LOUPE_LIMIT_MAX_SESSIONS=32`) or `loupe serve --limit NAME=VALUE`; see `Limits.configured`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from loupe.codec import UnpackLimits
+from loupe.errors import LoupeError
+
+ENV_PREFIX = "LOUPE_LIMIT_"
 
 
 @dataclass(frozen=True)
 class Limits:
     """Every size a client can make the server spend; a request over one gets an `error`."""
 
+    max_sessions: int = 64  # open WebSocket sessions per server; one more gets error server_full + close 1013
+    hello_timeout_s: int = 30  # a connection that sends no accepted hello within this is closed (1008)
     max_message_bytes: int = 1 << 20  # one incoming frame; bigger gets error too_large
     transport_max_bytes: int = 8 << 20  # the WebSocket layer closes the connection above this
     max_str_len: int = 256 << 10
@@ -51,3 +62,41 @@ class Limits:
         )
         d = asdict(self)
         return {k: d[k] for k in keys}
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def configured(cls, environ: Mapping[str, str] | None = None, overrides: Iterable[str] = ()) -> Limits:
+        """The defaults, changed by `LOUPE_LIMIT_<NAME>` variables of `environ`, then by `NAME=VALUE` overrides.
+
+        Values are positive integers (`1_000_000` is accepted); an unknown name or a bad value is a
+        LoupeError (`bad_limit`) naming it, so a typo stops the server at start instead of being ignored.
+        """
+        known = cls.names()
+        values: dict[str, int] = {}
+        pairs: list[tuple[str, str, str]] = []
+        for key, raw in (environ or {}).items():
+            if key.startswith(ENV_PREFIX):
+                pairs.append((key[len(ENV_PREFIX) :].lower(), raw, key))
+        for item in overrides:
+            name, sep, raw = item.partition("=")
+            if not sep:
+                raise LoupeError("bad_limit", f"--limit {item!r}: expected NAME=VALUE")
+            pairs.append((name.strip().lower().replace("-", "_"), raw, f"--limit {name}"))
+        for name, raw, where in pairs:
+            if name not in known:
+                raise LoupeError("bad_limit", f"{where}: unknown limit {name!r}; known: {', '.join(known)}")
+            try:
+                value = int(raw.strip())
+            except ValueError:
+                raise LoupeError("bad_limit", f"{where}: expected a positive integer, got {raw!r}") from None
+            if value < 1:
+                raise LoupeError("bad_limit", f"{where}: expected a positive integer, got {raw!r}")
+            values[name] = value
+        return cls(**values)
+
+    def describe(self) -> str:
+        """One `name=value` per limit, for `loupe serve --help` and logs."""
+        return ", ".join(f"{k}={v}" for k, v in asdict(self).items())

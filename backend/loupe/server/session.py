@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import enum
 import functools
+import hmac
 import logging
 import secrets
 import threading
@@ -92,7 +93,7 @@ class Session:
     async def serve(self) -> None:
         await self.ws.accept()
         self._sender = asyncio.create_task(self._send_loop())
-        tasks = [self._sender, asyncio.create_task(self._job_loop())]
+        tasks = [self._sender, asyncio.create_task(self._job_loop()), asyncio.create_task(self._hello_deadline())]
         try:
             await self._receive_loop()
         finally:
@@ -118,7 +119,19 @@ class Session:
             if data is None:
                 self.send_error(None, LoupeError("bad_frame", "expected a binary frame holding one msgpack map"))
                 continue
-            self.handle(data)
+            try:
+                self.handle(data)
+            except Exception as exc:  # a server bug must not end the session, nor leave the request unanswered
+                log.exception("session %s: handling a frame failed", self.id)
+                self.send_error(None, LoupeError("internal", f"{type(exc).__name__}: {exc}"))
+
+    async def _hello_deadline(self) -> None:
+        """A connection that never gets welcomed must not hold one of the server's session slots."""
+        seconds = self.host.limits.hello_timeout_s
+        await asyncio.sleep(seconds)
+        if self.conn is ConnState.OPEN:
+            self.send_error(None, LoupeError("no_hello", f"no accepted hello within {seconds} s; closing"))
+            self.close(1008, "no hello")
 
     async def _send_loop(self) -> None:
         while (frame := await self.outbox.get()) is not None:
@@ -174,7 +187,7 @@ class Session:
                 "unsupported_protocol",
                 f"hello.protocol: expected one of {list(protocol.SUPPORTED_PROTOCOLS)}, got {req['protocol']}",
             )
-        if self.token is not None and not secrets.compare_digest(str(req["token"] or ""), self.token):
+        if self.token is not None and not token_matches(req["token"], self.token):
             self.send_error(req.id, LoupeError("unauthorized", "hello.token: missing or wrong token"))
             self.close(4401, "unauthorized")
             return None
@@ -273,6 +286,11 @@ class Session:
         if req.type in ENDS_WITH_DONE:
             ms = (time.perf_counter() - job.started) * 1000
             self.send({**done, "type": "done", "id": req.id, "ms": ms, "cancelled": cancelled})
+
+
+def token_matches(given: str | None, token: str) -> bool:
+    """Constant-time comparison of UTF-8 bytes (str comparison would raise on non-ASCII input)."""
+    return hmac.compare_digest((given or "").encode(), token.encode())
 
 
 def model_info(host: Host) -> dict[str, Any]:
