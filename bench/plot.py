@@ -17,11 +17,11 @@ def plot(lines: list[Headline], path: Path) -> None:
     shown = [h for h in lines if math.isfinite(h["target"])]
     # Normalise so that > 1 always means "better than the target".
     scores = [h["target"] / h["value"] if h["better"] == "lower" else h["value"] / h["target"] for h in shown]
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(shown) + 1.2))
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(shown) + 1.2))
     colours = ["#2a9d8f" if h["met"] else "#e76f51" for h in shown]
     ax.barh([h["name"] for h in shown], scores, color=colours)
     ax.axvline(1.0, color="#333", linestyle="--", linewidth=1)
-    ax.set_xlabel("target / value for lower-is-better, value / target for higher-is-better (> 1 = target met)")
+    ax.set_xlabel("how far past the target (value/target, or target/value where lower is better); > 1 = met")
     ax.invert_yaxis()
     for y, (h, s) in enumerate(zip(shown, scores, strict=True)):
         ax.text(s, y, f"  {h['value']:.3g}", va="center", fontsize=8)
