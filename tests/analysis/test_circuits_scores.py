@@ -75,6 +75,8 @@ def test_qk_ov_against_dense_circuits(make_pair: Pair, arch: str) -> None:
     trace = float(((W_E @ h.W_V) * (h.W_O @ W_U).T).sum())
     assert float(c.ov_eigenvalues[:, 0].sum()) == pytest.approx(trace, rel=1e-3)
     assert -1.0 <= c.copying_score <= 1.0 and -1.0 <= c.qk_same_token_score <= 1.0
+    own_rank = (ov > ov.diagonal()[:, None]).sum(1)  # how many destinations beat the token itself
+    assert c.ov_self_top5 == pytest.approx(float((own_rank < 5).float().mean()))
 
 
 def hand_pattern(kind: str, seq_len: int, offset: int) -> torch.Tensor:

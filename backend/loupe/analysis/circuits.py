@@ -81,6 +81,7 @@ class HeadCircuits:
     qk_top: CircuitPairs  # query token `row` attends to key token `col` with score `value` (pre-softmax)
     copying_score: float  # sum(eig) / sum(|eig|) of W_E W_OV W_U: +1 = pure copying, -1 = pure suppression
     qk_same_token_score: float  # the same for W_E W_QK W_E^T: +1 = attends to copies of itself
+    ov_self_top5: float  # fraction of `tokens` whose own logit is among the 5 the OV circuit raises most
     ov_eigenvalues: torch.Tensor  # [d_head, 2] real and imaginary parts, over the whole vocabulary
     tokens: torch.Tensor  # the token subset the top pairs are drawn from
 
@@ -93,6 +94,7 @@ class HeadCircuits:
             "qk_top": self.qk_top.to_dict(),
             "copying_score": self.copying_score,
             "qk_same_token_score": self.qk_same_token_score,
+            "ov_self_top5": self.ov_self_top5,
             "ov_eigenvalues": self.ov_eigenvalues,
             "tokens": self.tokens,
         }
@@ -128,6 +130,7 @@ def qk_ov(model: HookedModel, layer: int, head: int, tokens: torch.Tensor | None
         _top(qk, toks, k),
         copying,
         same,
+        float((ov.topk(min(5, ov.shape[1]), dim=1).indices == torch.arange(len(toks))[:, None]).any(1).float().mean()),
         torch.stack([eig.real, eig.imag], dim=-1).float(),
         toks,
     )
