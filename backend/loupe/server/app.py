@@ -166,5 +166,5 @@ async def refuse_full(ws: WebSocket, max_sessions: int) -> None:
     await ws.accept()
     message = f"the server already has its maximum of {max_sessions} sessions (max_sessions); try again later"
     with contextlib.suppress(Exception):
-        await ws.send_bytes(pack({"type": "error", "code": "server_full", "message": message}))
+        await ws.send_bytes(pack({"type": "error", "code": "busy", "message": message}))
         await ws.close(code=1013, reason="server full")

@@ -21,7 +21,7 @@ ENV_PREFIX = "LOUPE_LIMIT_"
 class Limits:
     """Every size a client can make the server spend; a request over one gets an `error`."""
 
-    max_sessions: int = 64  # open WebSocket sessions per server; one more gets error server_full + close 1013
+    max_sessions: int = 64  # open WebSocket sessions per server; one more gets error busy + close 1013
     hello_timeout_s: int = 30  # a connection that sends no accepted hello within this is closed (1008)
     max_message_bytes: int = 1 << 20  # one incoming frame; bigger gets error too_large
     transport_max_bytes: int = 8 << 20  # the WebSocket layer closes the connection above this
