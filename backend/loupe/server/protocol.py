@@ -167,9 +167,37 @@ SPECS: dict[str, Spec] = {
         "hook": (string(), None),
         "position": (one_of("last", "mean"), "last"),
     },
+    "vectors.from_token": {"name": (NAME, REQUIRED), "token": (string(), REQUIRED), "normalize": (boolean, True)},
+    "vectors.from_neuron": {
+        "name": (NAME, REQUIRED),
+        "layer": (integer(0, 1 << 16), REQUIRED),
+        "index": (integer(0, 1 << 24), REQUIRED),
+        "normalize": (boolean, False),
+    },
     "vectors.list": {},
     "vectors.remove": {"names": (NAMES, REQUIRED)},
     "cancel": {"target": (request_id, None)},
+    "analyze": {  # which fields a kind reads: proto/README.md, "analyze"; the job checks the rest
+        "kind": (
+            one_of("logit_lens", "dla", "patch", "attribution_patching", "head_scores", "qk_ov", "composition"),
+            REQUIRED,
+        ),
+        "prompt": (PROMPT, None),
+        "tokens": (TOKENS, None),
+        "position": (integer(-(1 << 16), 1 << 16), -1),
+        "k": (integer(1, 1 << 20), None),
+        "target": (string(), None),
+        "answer": (string(), None),
+        "wrong": (string(), None),
+        "corrupt": (PROMPT, None),
+        "over": (one_of("heads", "resid", "layers"), "heads"),
+        "direction": (one_of("noising", "denoising"), "noising"),
+        "batch_size": (integer(1, 64), 32),
+        "layer": (integer(0, 1 << 16), None),
+        "head": (integer(0, 1 << 16), None),
+        "interventions": (boolean, True),
+        "dtype": (DTYPE, "f32"),
+    },
 }
 ID_OPTIONAL = frozenset({"hello", "ping"})
 

@@ -27,6 +27,8 @@ import loupe
 from loupe.codec import decode_tensors, pack, unpack_map
 from loupe.errors import Cancelled, LoupeError
 from loupe.server import protocol
+from loupe.server.analyses import analyze_job
+from loupe.server.analyses_base import vector_job
 from loupe.server.forward import attention_head_job, run_job
 from loupe.server.jobs import Commit, Host, JobContext, generate_job, save_run_job, vectors_job
 from loupe.server.outbox import Outbox
@@ -41,8 +43,11 @@ JOBS: dict[str, Callable[[JobContext], Commit]] = {
     "runs.save": save_run_job,
     "vectors.from_prompts": vectors_job,
     "attention.head": attention_head_job,
+    "analyze": analyze_job,
+    "vectors.from_token": vector_job,
+    "vectors.from_neuron": vector_job,
 }
-ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts"})
+ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts", "analyze"})
 
 
 class ConnState(enum.Enum):

@@ -1,0 +1,259 @@
+"""`analyze` jobs (loupe.analysis on the host's worker threads) and `vectors.from_token|from_neuron`.
+
+Each kind reads the request's fields (proto/README.md, "analyze"), may stream `analyze.row` frames as
+parts finish, and returns a Commit whose reply is the `analyze.result`; the session then sends `done`.
+Analyses of prompts run through `SessionModel`, so they see the session's interventions and stop
+within a layer when the job is cancelled. Weight-only results (head scores, composition, the token
+subset of QK/OV tables) depend only on the model and are cached per model, i.e. per server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import torch
+
+from loupe.analysis import (
+    attribution_patching,
+    composition_scores,
+    direct_logit_attribution,
+    logit_diff,
+    logit_lens,
+    patch_sweep,
+    qk_ov,
+    word_tokens,
+)
+from loupe.analysis.head_scores import KINDS as SCORE_KINDS
+from loupe.analysis.head_scores import repeated_tokens, score_pattern
+from loupe.analysis.patching import PatchResult
+from loupe.errors import LoupeError
+from loupe.server.analyses_base import SessionModel, cached
+from loupe.server.analyses_base import token as _token
+from loupe.server.jobs import Commit, JobContext, enc, prompt_tokens
+from loupe.server.state import SessionState
+
+if TYPE_CHECKING:
+    from loupe.engine.model import HookedModel
+
+KINDS = ("logit_lens", "dla", "patch", "attribution_patching", "head_scores", "qk_ov", "composition")
+HEAD_SCORE_SEQ, HEAD_SCORE_BATCH = 50, 4
+
+
+def _model(ctx: JobContext) -> HookedModel:
+    return cast("HookedModel", SessionModel(ctx, ctx.request["interventions"]))
+
+
+def _need(ctx: JobContext, name: str) -> Any:
+    value = ctx.request[name]
+    if value is None:
+        raise LoupeError("bad_message", f"analyze.{name}: required for kind {ctx.request['kind']!r}")
+    return value
+
+
+def _prompt(ctx: JobContext) -> torch.Tensor:
+    """The request's prompt (or tokens) as ids [1, pos]; without one, the session's last run."""
+    req = ctx.request
+    if req["prompt"] is None and req["tokens"] is None:
+        if ctx.last_run is None:
+            raise LoupeError("not_found", "analyze: no prompt given and the session has no run yet")
+        return ctx.last_run.tokens
+    return prompt_tokens(ctx, req["prompt"], req["tokens"])
+
+
+def _position(ctx: JobContext, n_pos: int) -> int:
+    p = ctx.request["position"]
+    if not -n_pos <= p < n_pos:
+        raise LoupeError("bad_message", f"analyze.position: expected -{n_pos}..{n_pos - 1} for a {n_pos}-token prompt")
+    return p % n_pos
+
+
+def _layer_head(ctx: JobContext) -> tuple[int, int]:
+    cfg = ctx.host.model.cfg
+    layer, head = _need(ctx, "layer"), _need(ctx, "head")
+    if layer >= cfg.n_layers or head >= cfg.n_heads:
+        raise LoupeError(
+            "bad_message", f"analyze: no head L{layer}H{head} ({cfg.n_layers} layers x {cfg.n_heads} heads)"
+        )
+    return layer, head
+
+
+def _top(labels: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    return [{"label": name, "value": value} for name, value in labels]
+
+
+def lens_kind(ctx: JobContext) -> dict[str, Any]:
+    model, req = ctx.host.model, ctx.request
+    k = req["k"] or 5
+    if k > ctx.host.limits.max_top_k:
+        raise LoupeError("bad_message", f"analyze.k: expected 1..{ctx.host.limits.max_top_k}")
+    tokens = _prompt(ctx)
+    pos = _position(ctx, tokens.shape[1])
+    target = _token(model, req["target"], "target") if req["target"] is not None else None
+    dt = req["dtype"]
+
+    def on_row(row: Any) -> None:
+        ids = row.tokens[pos].tolist()
+        ctx.emit(
+            {
+                "type": "analyze.row",
+                "kind": "logit_lens",
+                "index": row.index,
+                "label": row.label,
+                "tokens": enc(row.tokens[pos].int(), "i32"),
+                "probs": enc(row.probs[pos], dt),
+                "top_str": model.decode_each(ids),
+            }
+        )
+
+    lens = logit_lens(_model(ctx), tokens, k=k, target=target, on_row=on_row)
+    out: dict[str, Any] = {
+        "position": pos,
+        "str_tokens": lens.str_tokens,
+        "labels": [r.label for r in lens.rows],
+        "tokens": enc(lens.tokens[:, pos].int(), "i32"),
+        "probs": enc(lens.probs[:, pos], dt),
+        "top_str": [row[pos] for row in lens.top_str],
+    }
+    if lens.target_probs is not None:
+        out["target"] = target
+        out["target_prob"] = enc(lens.target_probs[:, pos], dt)
+    return out
+
+
+def dla_kind(ctx: JobContext) -> dict[str, Any]:
+    model, req = ctx.host.model, ctx.request
+    tokens = _prompt(ctx)
+    pos = _position(ctx, tokens.shape[1])
+    a = _token(model, _need(ctx, "answer"), "answer")
+    w = _token(model, req["wrong"], "wrong") if req["wrong"] is not None else None
+    d = direct_logit_attribution(_model(ctx), tokens, a, w, position=pos)
+    out = {k: v for k, v in d.to_dict().items() if k not in ("answer", "wrong")}
+    out.update(answer_token=a, wrong_token=w, str_tokens=model.decode_each(tokens[0].tolist()), top=_top(d.top(10)))
+    return {k: enc(v, req["dtype"]) if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+
+
+def _patch_setup(ctx: JobContext) -> tuple[HookedModel, torch.Tensor, torch.Tensor, Any]:
+    model = ctx.host.model
+    clean = _prompt(ctx)
+    corrupt = prompt_tokens(ctx, _need(ctx, "corrupt"), None)
+    if corrupt.shape != clean.shape:
+        raise LoupeError(
+            "bad_message",
+            f"analyze.corrupt: has {corrupt.shape[1]} tokens, the clean prompt {clean.shape[1]}; they must match "
+            "(swap words that are one token each)",
+        )
+    a = _token(model, _need(ctx, "answer"), "answer")
+    w = _token(model, _need(ctx, "wrong"), "wrong")
+    return _model(ctx), clean, corrupt, logit_diff(model, a, w)
+
+
+def _patch_result(ctx: JobContext, res: PatchResult, clean: torch.Tensor) -> dict[str, Any]:
+    out = {k: enc(v, ctx.request["dtype"]) if isinstance(v, torch.Tensor) else v for k, v in res.to_dict().items()}
+    out.update(top=_top(res.top(10)), str_tokens=ctx.host.model.decode_each(clean[0].tolist()))
+    return out
+
+
+def patch_kind(ctx: JobContext) -> dict[str, Any]:
+    req = ctx.request
+    m, clean, corrupt, metric = _patch_setup(ctx)
+    n_rows = ctx.host.model.cfg.n_layers
+
+    def on_row(row: Any) -> None:
+        frame = {k: enc(v, req["dtype"]) if isinstance(v, torch.Tensor) else v for k, v in row.to_dict().items()}
+        ctx.emit({"type": "analyze.row", "kind": "patch", **frame, "n_rows": n_rows})
+
+    res = patch_sweep(m, clean, corrupt, metric, req["over"], req["direction"], req["batch_size"], on_row=on_row)
+    return _patch_result(ctx, res, clean)
+
+
+def attribution_kind(ctx: JobContext) -> dict[str, Any]:
+    req = ctx.request
+    m, clean, corrupt, metric = _patch_setup(ctx)
+    return _patch_result(ctx, attribution_patching(m, clean, corrupt, metric, req["over"], req["direction"]), clean)
+
+
+def _all_head_scores(ctx: JobContext) -> dict[str, torch.Tensor]:
+    """The three head scores from one run on repeated random tokens (the patterns are streamed, not kept)."""
+    model = ctx.host.model
+    bos = getattr(model.tokenizer, "bos_token_id", None)
+    offset = int(bos is not None)
+    tokens = repeated_tokens(model, HEAD_SCORE_SEQ, HEAD_SCORE_BATCH, 0, bos).to(model.device)
+    scores = {k: torch.zeros(model.cfg.n_layers, model.cfg.n_heads) for k in SCORE_KINDS}
+
+    def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
+        pattern = tensors[f"blocks.{layer}.attn.hook_pattern"]
+        for kind in SCORE_KINDS:
+            scores[kind][layer] = score_pattern(pattern, kind, HEAD_SCORE_SEQ, offset).cpu()
+        ctx.emit({"type": "analyze.row", "kind": "head_scores", "index": layer})
+
+    model.run(tokens, stream="blocks.*.attn.hook_pattern", on_layer=on_layer, cancel=ctx.cancel)
+    return scores
+
+
+def head_scores_kind(ctx: JobContext) -> dict[str, Any]:
+    scores, hit = cached(ctx.host.model, "head_scores", lambda: _all_head_scores(ctx))
+    dt = ctx.request["dtype"]
+    return {
+        "scores": {k: enc(v, dt) for k, v in scores.items()},
+        "seq_len": HEAD_SCORE_SEQ,
+        "batch": HEAD_SCORE_BATCH,
+        "cached": hit,
+    }
+
+
+def _pairs(model: HookedModel, pairs: Any, dt: str) -> dict[str, Any]:
+    return {
+        "rows": enc(pairs.rows.int(), "i32"),
+        "cols": enc(pairs.cols.int(), "i32"),
+        "values": enc(pairs.values, dt),
+        "rows_str": model.decode_each(pairs.rows.tolist()),
+        "cols_str": model.decode_each(pairs.cols.tolist()),
+    }
+
+
+def qk_ov_kind(ctx: JobContext) -> dict[str, Any]:
+    model, req = ctx.host.model, ctx.request
+    layer, head = _layer_head(ctx)
+    k = min(req["k"] or 10, 100)
+    words, _ = cached(model, "word_tokens", lambda: word_tokens(model))
+    c = qk_ov(model, layer, head, tokens=words, k=k)
+    return {
+        "layer": layer,
+        "head": head,
+        "ov_top": _pairs(model, c.ov_top, req["dtype"]),
+        "ov_bottom": _pairs(model, c.ov_bottom, req["dtype"]),
+        "qk_top": _pairs(model, c.qk_top, req["dtype"]),
+        "copying_score": c.copying_score,
+        "qk_same_token_score": c.qk_same_token_score,
+        "ov_self_top5": c.ov_self_top5,
+    }
+
+
+def composition_kind(ctx: JobContext) -> dict[str, Any]:
+    comp, hit = cached(ctx.host.model, "composition", lambda: composition_scores(ctx.host.model))
+    out: dict[str, Any] = {k: enc(getattr(comp, k), ctx.request["dtype"]) for k in ("q", "k", "v")}
+    out["top"] = {k: [{"src": a, "dst": b, "value": s} for a, b, s in comp.top(k, 10)] for k in ("q", "k", "v")}
+    out["cached"] = hit
+    return out
+
+
+RUNNERS: dict[str, Callable[[JobContext], dict[str, Any]]] = {
+    "logit_lens": lens_kind,
+    "dla": dla_kind,
+    "patch": patch_kind,
+    "attribution_patching": attribution_kind,
+    "head_scores": head_scores_kind,
+    "qk_ov": qk_ov_kind,
+    "composition": composition_kind,
+}
+
+
+def analyze_job(ctx: JobContext) -> Commit:
+    kind = ctx.request["kind"]
+    result = {"type": "analyze.result", "kind": kind, **RUNNERS[kind](ctx)}
+
+    def commit(state: SessionState) -> dict[str, Any]:
+        return result
+
+    return commit
