@@ -114,3 +114,32 @@ def test_no_message_type_loads_a_model() -> None:
     fields = {name for spec in SPECS.values() for name in spec}
     assert not {"model", "path", "checkpoint", "weights"} & fields
     assert not any("model" in t or "load" in t for t in SPECS)
+
+
+def test_unpack_limits_follow_the_configured_limits() -> None:
+    import msgpack
+
+    from loupe.codec import CodecError, unpack_map
+
+    lim = Limits.configured({"LOUPE_LIMIT_MAX_ARRAY_LEN": "10", "LOUPE_LIMIT_MAX_MAP_LEN": "8"}).unpack()
+    assert unpack_map(msgpack.packb({"type": "run", "tokens": list(range(10))}), lim)
+    default = Limits().unpack()
+    nested = b"\x81\xa4type" + b"\x91" * 65 + b"\xc0"
+    for frame, limits in [
+        (msgpack.packb({"type": "run", "tokens": list(range(11))}), lim),
+        (msgpack.packb({str(i): i for i in range(9)}), lim),
+        (msgpack.packb({"type": "x" * ((256 << 10) + 1)}), default),
+        (msgpack.packb({"t": list(range(65537))}), default),
+        (msgpack.packb({"t": msgpack.ExtType(1, b"x")}), default),
+        (b"\x81\xa1t\xc6\xff\xff\xff\xff", default),  # a bin header claiming 4 GiB
+    ]:
+        with pytest.raises(CodecError) as err:
+            unpack_map(frame, limits)
+        assert err.value.code == "bad_frame"
+    from loupe.codec import decode_tensors
+
+    with pytest.raises(CodecError, match="nested deeper"):
+        decode_tensors(unpack_map(nested, default))
+    with pytest.raises(CodecError) as err:
+        unpack_map(b"\0" * ((1 << 20) + 1), default)
+    assert err.value.code == "too_large"
