@@ -102,3 +102,23 @@ def test_attribution_patching_estimates_the_sweep(make_pair: Pair, over: str) ->
         assert torch.allclose(approx.effect[:, :9], torch.zeros(model.cfg.n_layers, 9), atol=1e-6)
         assert torch.allclose(exact.effect[:, :9], torch.zeros(model.cfg.n_layers, 9), atol=1e-5)
     assert exact.top(1)[0][0].startswith("L")
+
+
+def test_metrics_without_a_tail_and_hook_cleanup(make_pair: Pair) -> None:
+    """A plain function reads full logits; LogitDiff lets the sweep unembed only the last position."""
+    model, _ = make_pair("gpt2")
+    fast = logit_diff(model, " Mary", " John")
+    n = model.to_tokens(CLEAN).shape[1]
+    at_index = logit_diff(model, " Mary", " John", position=n - 1)  # same token, counted from the start
+    assert fast.tail == 1 and at_index.tail is None
+
+    def plain(logits: torch.Tensor) -> torch.Tensor:
+        assert logits.shape[1] == n
+        return fast(logits)
+
+    want = patch_sweep(model, CLEAN, CORRUPT, fast, over="layers")
+    for metric in (plain, at_index):
+        got = patch_sweep(model, CLEAN, CORRUPT, metric, over="layers")
+        torch.testing.assert_close(got.metric, want.metric, atol=1e-5, rtol=1e-5)
+    assert not model.hf.get_output_embeddings()._forward_pre_hooks
+    assert model.run(CLEAN).logits.shape[1] == n

@@ -7,6 +7,7 @@ from loupe.analysis.circuits import Composition, HeadCircuits, composition_score
 from loupe.analysis.head_scores import HeadScores, head_scores, score_pattern
 from loupe.analysis.logit_lens import LensRow, LogitLens, decode_resid, logit_lens
 from loupe.analysis.patching import (
+    LogitDiff,
     PatchResult,
     SweepRow,
     Target,
@@ -24,6 +25,7 @@ __all__ = [
     "HeadScores",
     "LensRow",
     "LogitAttribution",
+    "LogitDiff",
     "LogitLens",
     "PatchResult",
     "SweepRow",
