@@ -23,7 +23,7 @@ from loupe.codec import UnpackLimits, pack, unpack
 from loupe.errors import LoupeError
 
 PROTOCOL = 1
-ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts"})
+ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts", "analyze"})
 MAX_FRAME = 1 << 30
 CLIENT_LIMITS = UnpackLimits(MAX_FRAME, MAX_FRAME, MAX_FRAME, 1 << 24, 1 << 20)  # trust the server's frames
 

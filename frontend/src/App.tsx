@@ -1,3 +1,4 @@
+import { AnalysisPanel } from './views/AnalysisPanel';
 import { AttentionDetail } from './views/AttentionDetail';
 import { AttentionGrid } from './views/AttentionGrid';
 import { Header } from './views/Header';
@@ -31,6 +32,7 @@ export function App() {
         <div className="col col-center">
           <AttentionDetail />
           <LogitLens />
+          <AnalysisPanel />
         </div>
         <div className="col col-side">
           <NextToken />

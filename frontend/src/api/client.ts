@@ -16,7 +16,7 @@ export class ServerError extends Error {
   }
 }
 
-const JOB_TYPES = new Set<string>(['run', 'generate', 'runs.save', 'vectors.from_prompts'] satisfies JobType[]);
+const JOB_TYPES = new Set<string>(['run', 'generate', 'runs.save', 'vectors.from_prompts', 'analyze'] satisfies JobType[]);
 
 /** Whether `msg` is the last frame the server sends for a request of type `reqType`. */
 export function isFinalFrame(reqType: string, msg: ServerMsg): boolean {

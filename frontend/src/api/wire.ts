@@ -46,12 +46,23 @@ export interface VectorsFromPromptsMsg {
 }
 export interface VectorsListMsg { type: 'vectors.list'; id: RequestId }
 export interface VectorsRemoveMsg { type: 'vectors.remove'; id: RequestId; names: string[] }
+export interface VectorsFromTokenMsg { type: 'vectors.from_token'; id: RequestId; name: string; token: string; normalize?: boolean }
+export interface VectorsFromNeuronMsg { type: 'vectors.from_neuron'; id: RequestId; name: string; layer: number; index: number; normalize?: boolean }
 export interface CancelMsg { type: 'cancel'; id: RequestId; target?: RequestId }
+export type AnalyzeKind = 'logit_lens' | 'dla' | 'patch' | 'attribution_patching' | 'head_scores' | 'qk_ov' | 'composition';
+/** `analyze` (proto/README.md, "analyze"): which fields a kind reads is in the spec's table. */
+export interface AnalyzeMsg {
+  type: 'analyze'; id: RequestId; kind: AnalyzeKind; prompt?: string; tokens?: number[]; position?: number; k?: number;
+  target?: string; answer?: string; wrong?: string; corrupt?: string; over?: 'heads' | 'resid' | 'layers';
+  direction?: 'noising' | 'denoising'; batch_size?: number; layer?: number; head?: number; interventions?: boolean;
+  dtype?: 'f16' | 'f32';
+}
 
 export type ClientMsg =
   | HelloMsg | PingMsg | RunMsg | AttentionHeadMsg | GenerateMsg | InterventionsSetMsg | InterventionsAddMsg
   | InterventionsRemoveMsg | InterventionsClearMsg | RunsSaveMsg | RunsListMsg | RunsRemoveMsg
-  | VectorsSaveMsg | VectorsFromPromptsMsg | VectorsListMsg | VectorsRemoveMsg | CancelMsg;
+  | VectorsSaveMsg | VectorsFromPromptsMsg | VectorsListMsg | VectorsRemoveMsg | CancelMsg
+  | VectorsFromTokenMsg | VectorsFromNeuronMsg | AnalyzeMsg;
 
 // ---------------------------------------------------------------- server → client
 
@@ -87,14 +98,20 @@ export interface GenTokenMsg { type: 'gen.token'; id: RequestId; branch: 'steere
 export interface InterventionsReply { type: 'interventions'; id: RequestId; items: Intervention[] }
 export interface SavedRun { name: string; n_tokens: number; str_tokens: string[] }
 export interface RunsReply { type: 'runs'; id: RequestId; items: SavedRun[] }
-export interface VectorInfo { name: string; d: number; norm: number; origin: 'upload' | 'prompts' }
+export interface VectorInfo { name: string; d: number; norm: number; origin: 'upload' | 'prompts' | 'token' | 'neuron' }
 export interface VectorsReply { type: 'vectors'; id: RequestId; items: VectorInfo[]; vector?: WireTensor }
 export interface CancelledReply { type: 'cancelled'; id: RequestId; targets: RequestId[] }
+/** A streamed part of an analysis (a patching row, a lens row, a head-scores layer). */
+export interface AnalyzeRowMsg {
+  type: 'analyze.row'; id: RequestId; kind: AnalyzeKind; index: number; label?: string; effect?: WireTensor; metric?: WireTensor; n_rows?: number;
+}
+/** The result of an analysis; fields depend on `kind` (proto/README.md, "analyze"). */
+export interface AnalyzeResultMsg { type: 'analyze.result'; id: RequestId; kind: AnalyzeKind; [field: string]: unknown }
 export interface ErrorMsg { type: 'error'; id?: RequestId; code: string; message: string }
 
 export type ServerMsg =
   | WelcomeMsg | PongMsg | RunTokensMsg | RunLayerMsg | RunResultMsg | DoneMsg | AttentionHeadReply | GenTokenMsg
-  | InterventionsReply | RunsReply | VectorsReply | CancelledReply | ErrorMsg;
+  | InterventionsReply | RunsReply | VectorsReply | CancelledReply | ErrorMsg | AnalyzeRowMsg | AnalyzeResultMsg;
 
 /** Request types whose final frame is `done` (or `error`); all others end with their one reply. */
-export type JobType = 'run' | 'generate' | 'runs.save' | 'vectors.from_prompts';
+export type JobType = 'run' | 'generate' | 'runs.save' | 'vectors.from_prompts' | 'analyze';

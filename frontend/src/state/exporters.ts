@@ -64,7 +64,10 @@ export function pythonScript(s: LoupeState, url: string): string {
   L.push('with SyncClient(URL) as lo:');
   L.push('    print("model:", lo.model["name"])');
   if (needsSource) L.push(`    lo.save_run("corrupt", ${py(s.corruptPrompt)})  # patch source`);
-  if (needsVector) {
+  if (needsVector && s.steer.source === 'token') L.push(`    lo.call("vectors.from_token", name="steer", token=${py(s.steer.token)})`);
+  else if (needsVector && s.steer.source === 'neuron') {
+    L.push(`    lo.call("vectors.from_neuron", name="steer", layer=${s.steer.neuronLayer}, index=${s.steer.neuronIndex}, normalize=True)`);
+  } else if (needsVector) {
     L.push(`    lo.vector_from_prompts("steer", positive=[${py(s.steer.positive)}], negative=[${py(s.steer.negative)}], layer=${s.steer.layer}, position=${py(s.steer.position)})`);
   }
   L.push('    lo.set_interventions(INTERVENTIONS)');
@@ -76,6 +79,7 @@ export function pythonScript(s: LoupeState, url: string): string {
   L.push('    if res.logit_diff:');
   L.push('        ld = res.logit_diff');
   L.push('        print(f"logit({ld[\'answer\']!r}) - logit({ld[\'wrong\']!r}): clean {ld[\'clean\']:+.3f}, intervened {ld[\'value\']:+.3f}")');
+  L.push(...analysisLines(s));
   if (s.gen) {
     L.push('', '    # Steering demo: with and without the interventions, side by side');
     L.push(`    frames = lo.generate(${py(s.gen.prompt)}, max_new_tokens=${Math.max(1, s.gen.steered.length)}, temperature=0.0, compare=True)`);
@@ -83,6 +87,32 @@ export function pythonScript(s: LoupeState, url: string): string {
     L.push(`        print(f"{branch:>8}:", ${py(s.gen.prompt)} + "".join(f["text"] for f in frames if f["branch"] == branch))`);
   }
   return `${L.join('\n')}\n`;
+}
+
+/** The analyses the user ran (patching, attribution, QK/OV), as `analyze` requests (proto/README.md). */
+export function analysisLines(s: LoupeState): string[] {
+  const a = s.analysis;
+  const L: string[] = [];
+  const result = 'next(f for f in frames if f["type"] == "analyze.result")';
+  if (a.patch) {
+    L.push('', `    # Activation patching (${a.patch.over}): effect 0 = clean behaviour, 1 = the corrupt prompt's`);
+    L.push(`    frames = lo.stream("analyze", kind="patch", prompt=PROMPT, corrupt=${py(a.patch.corrupt)}, answer=ANSWER, wrong=WRONG, over=${py(a.patch.over)})`);
+    L.push(`    sweep = ${result}`);
+    L.push('    print("patching, top cells:", [(t["label"], round(t["value"], 2)) for t in sweep["top"][:6]])');
+  }
+  if (a.dla) {
+    L.push('', '    # Direct logit attribution of ANSWER - WRONG at the last token');
+    L.push('    frames = lo.stream("analyze", kind="dla", prompt=PROMPT, answer=ANSWER, wrong=WRONG)');
+    L.push(`    dla = ${result}`);
+    L.push('    print("DLA, top components:", [(t["label"], round(t["value"], 2)) for t in dla["top"][:6]])');
+  }
+  if (a.qkov) {
+    L.push('', `    # QK / OV circuits of L${a.qkov.layer}H${a.qkov.head}`);
+    L.push(`    frames = lo.stream("analyze", kind="qk_ov", layer=${a.qkov.layer}, head=${a.qkov.head}, k=10)`);
+    L.push(`    c = ${result}`);
+    L.push('    print("OV copying score", round(c["copying_score"], 3), "top OV:", list(zip(c["ov_top"]["rows_str"], c["ov_top"]["cols_str"]))[:5])');
+  }
+  return L;
 }
 
 /** Trigger a browser download of `data`. */

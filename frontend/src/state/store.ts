@@ -7,6 +7,7 @@ import type { ConnState } from '../api/client';
 import type { Tensor } from '../api/codec';
 import type { Intervention, Limits, ModelInfo, SavedRun, VectorInfo } from '../api/wire';
 import type { HeadMark } from '../viz/attentionGrid';
+import { initialAnalysis, type AnalysisState } from './analysis';
 import type { RunView } from './runData';
 
 export const DEFAULT_PROMPT = 'When Mary and John went to the store, John gave a drink to';
@@ -18,8 +19,11 @@ export interface Notice { key: number; code: string; message: string }
 export interface GenState {
   id: string; prompt: string; steered: string[]; baseline: string[]; running: boolean; ms?: number;
 }
+/** Where the steering vector comes from: contrast prompts, a token's embedding, or an MLP neuron's output weights. */
+export type SteerSource = 'prompts' | 'token' | 'neuron';
 export interface SteerConfig {
   positive: string; negative: string; layer: number; scale: number; position: 'last' | 'mean'; vector: string | null; genPrompt: string;
+  source: SteerSource; token: string; neuronLayer: number; neuronIndex: number;
 }
 
 export interface LoupeState {
@@ -50,6 +54,8 @@ export interface LoupeState {
   headMarks: HeadMark[];
   /** Log of what the user ran, for the Python export. */
   history: string[];
+  /** The Analyses panel: patching, attribution, head roles, QK/OV. */
+  analysis: AnalysisState;
 }
 
 export const initialState: LoupeState = {
@@ -57,8 +63,9 @@ export const initialState: LoupeState = {
   prompt: DEFAULT_PROMPT, run: null, scrub: null, playing: false, focusPos: null,
   selected: null, detail: null, detailLoading: false, interventions: [],
   answer: ' Mary', wrong: ' John', corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], vectors: [],
-  steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because' },
-  gen: null, notices: [], headMarks: [], history: [],
+  steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because',
+    source: 'prompts', token: ' love', neuronLayer: 10, neuronIndex: 0 },
+  gen: null, notices: [], headMarks: [], history: [], analysis: initialAnalysis,
 };
 
 export const useLoupe = create<LoupeState>()(() => ({ ...initialState }));

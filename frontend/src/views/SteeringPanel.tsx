@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { generate, makeSteeringVector, putIntervention, steerIntervention } from '../state/actions';
-import { get, set, useLoupe, type SteerConfig } from '../state/store';
+import { vectorFromWeights } from '../state/analysisActions';
+import { get, set, useLoupe, type SteerConfig, type SteerSource } from '../state/store';
 import { Panel } from './Panel';
 
 /** Props of the steering demo. */
@@ -11,7 +12,8 @@ export interface SteeringPanelProps {
 
 /**
  * Steering: a vector from contrast prompts (mean resid(positive) − mean resid(negative) at a
- * layer), added with a scale; generate with and without it side by side, streaming.
+ * layer), a token's embedding or an MLP neuron's output weights, added at a layer with a scale;
+ * generate with and without it side by side, streaming.
  */
 export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
   const steer = useLoupe((s) => s.steer);
@@ -27,23 +29,48 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
 
   const build = async () => {
     setBusy(true);
-    await makeSteeringVector();
+    if (get().steer.source === 'prompts') await makeSteeringVector();
+    else if (await vectorFromWeights()) putIntervention(steerIntervention());
     setBusy(false);
   };
+  const dL = useLoupe((s) => s.model?.d_mlp ?? 1);
 
   return (
     <Panel title="Steering" hint={vec ? `vector ‖v‖ = ${vec.norm.toFixed(1)} at L${steer.layer}` : 'add a direction to the residual stream'} testId="steering-panel" className="steer-panel">
       <div className="row">
-        <input className="grow" aria-label="Positive prompt" value={steer.positive} onChange={(e) => edit({ positive: e.target.value, vector: null })} />
-        <span className="muted">−</span>
-        <input className="grow" aria-label="Negative prompt" value={steer.negative} onChange={(e) => edit({ negative: e.target.value, vector: null })} />
-      </div>
-      <div className="row">
-        <select aria-label="Where to read the contrast" value={steer.position} title="residual at the last token, or averaged over tokens"
-          onChange={(e) => edit({ position: e.target.value as 'last' | 'mean', vector: null })}>
-          <option value="mean">mean over tokens</option>
-          <option value="last">last token</option>
+        <select aria-label="Vector source" data-testid="steer-source" value={steer.source} onChange={(e) => edit({ source: e.target.value as SteerSource, vector: null })}>
+          <option value="prompts">from contrast prompts</option>
+          <option value="token">from token embedding</option>
+          <option value="neuron">from MLP neuron</option>
         </select>
+        {steer.source === 'token' && (
+          <input className="grow" aria-label="Steering token" title="one token, e.g. “ love” (mind the leading space)" value={steer.token}
+            onChange={(e) => edit({ token: e.target.value, vector: null })} />
+        )}
+        {steer.source === 'neuron' && (
+          <>
+            <label className="inline">neuron L<input type="number" min={0} max={nL - 1} value={steer.neuronLayer} aria-label="Neuron layer"
+              onChange={(e) => edit({ neuronLayer: Math.max(0, Math.min(nL - 1, Number(e.target.value))), vector: null })} /></label>
+            <label className="inline">#<input type="number" min={0} max={dL - 1} value={steer.neuronIndex} aria-label="Neuron index"
+              onChange={(e) => edit({ neuronIndex: Math.max(0, Math.min(dL - 1, Number(e.target.value))), vector: null })} /></label>
+          </>
+        )}
+      </div>
+      {steer.source === 'prompts' && (
+        <div className="row">
+          <input className="grow" aria-label="Positive prompt" value={steer.positive} onChange={(e) => edit({ positive: e.target.value, vector: null })} />
+          <span className="muted">−</span>
+          <input className="grow" aria-label="Negative prompt" value={steer.negative} onChange={(e) => edit({ negative: e.target.value, vector: null })} />
+        </div>
+      )}
+      <div className="row">
+        {steer.source === 'prompts' && (
+          <select aria-label="Where to read the contrast" value={steer.position} title="residual at the last token, or averaged over tokens"
+            onChange={(e) => edit({ position: e.target.value as 'last' | 'mean', vector: null })}>
+            <option value="mean">mean over tokens</option>
+            <option value="last">last token</option>
+          </select>
+        )}
         <label className="inline">layer
           <input type="number" min={0} max={nL - 1} value={steer.layer} aria-label="Steering layer"
             onChange={(e) => edit({ layer: Math.max(0, Math.min(nL - 1, Number(e.target.value))), vector: null })} />

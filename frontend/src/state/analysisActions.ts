@@ -1,0 +1,140 @@
+/**
+ * Requests of the Analyses panel: `analyze` (patch sweep streaming rows, DLA, head scores,
+ * QK/OV) and steering vectors from a token embedding or an MLP neuron. Analyses of a prompt
+ * use the prompt box (so they match what the views show) and the session's interventions.
+ */
+import { ServerError } from '../api/client';
+import type { AnalyzeMsg, AnalyzeResultMsg, AnalyzeRowMsg, ServerMsg, VectorsReply } from '../api/wire';
+import { currentClient } from './actions';
+import { applyPatchResult, applyPatchRow, dlaView, newPatch, qkovView, roleMarks, roleScores, type AnalysisState } from './analysis';
+import { get, notify, set } from './store';
+
+type AnalyzeFields = Omit<AnalyzeMsg, 'type' | 'id'>;
+
+function setA(patch: Partial<AnalysisState> | ((a: AnalysisState) => Partial<AnalysisState>)): void {
+  set((s) => ({ analysis: { ...s.analysis, ...(typeof patch === 'function' ? patch(s.analysis) : patch) } }));
+}
+
+function fail(e: unknown): void {
+  if (e instanceof ServerError) {
+    if (e.code !== 'disconnected') notify(e.code, e.message);
+  } else notify('client', e instanceof Error ? e.message : String(e));
+}
+
+function log(line: string): void {
+  set((s) => ({ history: [...s.history.filter((h) => h !== line), line].slice(-20) }));
+}
+
+/** Send one `analyze`; resolves with its `analyze.result` (or null when cancelled / failed). */
+async function analyze(fields: AnalyzeFields, onRow?: (m: AnalyzeRowMsg) => void, id?: string): Promise<AnalyzeResultMsg | null> {
+  const c = currentClient();
+  if (!c?.isOpen) {
+    notify('disconnected', 'Not connected to the server.');
+    return null;
+  }
+  let result: AnalyzeResultMsg | null = null;
+  const onFrame = (m: ServerMsg) => {
+    if (m.type === 'analyze.row') onRow?.(m);
+    else if (m.type === 'analyze.result') result = m;
+  };
+  try {
+    await c.request({ type: 'analyze', ...fields }, onFrame, id);
+  } catch (e) {
+    fail(e);
+    throw e;
+  }
+  return result;
+}
+
+/** Run a patching sweep clean (prompt box) vs corrupt; the heatmap fills in row by row. */
+export async function runPatch(): Promise<void> {
+  const c = currentClient();
+  const s = get();
+  if (!c?.isOpen || !s.model) return;
+  if (s.analysis.patch?.status === 'running') c.cancel(s.analysis.patch.id);
+  const id = c.nextId('a');
+  const over = s.analysis.over;
+  const nPos = s.run?.strTokens.length ?? 0;
+  setA({ patch: newPatch(id, over, s.corruptPrompt, s.model.n_layers, s.model.n_heads, nPos) });
+  const upd = (f: (p: NonNullable<AnalysisState['patch']>) => NonNullable<AnalysisState['patch']>) =>
+    setA((a) => (a.patch && a.patch.id === id ? { patch: f(a.patch) } : {}));
+  const t0 = performance.now();
+  log(`patch:${over}`);
+  try {
+    const res = await analyze(
+      { kind: 'patch', prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over, batch_size: over === 'heads' ? s.model.n_heads * 2 : 16 },
+      (m) => upd((p) => applyPatchRow(p, m)),
+      id,
+    );
+    upd((p) => (res ? { ...applyPatchResult(p, res), ms: performance.now() - t0 } : { ...p, status: 'cancelled' }));
+  } catch (e) {
+    upd((p) => ({ ...p, status: 'error', error: e instanceof Error ? e.message : String(e) }));
+  }
+}
+
+export function cancelPatch(): void {
+  const p = get().analysis.patch;
+  if (p?.status === 'running') currentClient()?.cancel(p.id);
+}
+
+async function busy<T>(name: string, work: () => Promise<T>): Promise<T | null> {
+  setA({ busy: name });
+  try {
+    return await work();
+  } catch {
+    return null;
+  } finally {
+    setA((a) => (a.busy === name ? { busy: null } : {}));
+  }
+}
+
+/** Direct logit attribution of answer − wrong at the last position of the prompt box. */
+export async function runDla(): Promise<void> {
+  const s = get();
+  log('dla');
+  const res = await busy('dla', () => analyze({ kind: 'dla', prompt: s.prompt, answer: s.answer, wrong: s.wrong }));
+  if (res) setA({ dla: dlaView(res, s.answer, s.wrong) });
+}
+
+/** Induction / previous-token / duplicate-token scores (computed once per server), outlined in the grid. */
+export async function loadRoles(): Promise<void> {
+  if (get().analysis.roles) return;
+  const res = await busy('roles', () => analyze({ kind: 'head_scores' }));
+  if (!res) return;
+  const roles = roleScores(res);
+  setA({ roles });
+  if (get().analysis.showRoles) set({ headMarks: roleMarks(roles) });
+}
+
+export function setShowRoles(on: boolean): void {
+  setA({ showRoles: on });
+  set({ headMarks: on ? roleMarks(get().analysis.roles) : [] });
+}
+
+/** QK/OV token tables of one head (default: the selected head). */
+export async function loadQkOv(layer?: number, head?: number): Promise<void> {
+  const sel = get().selected;
+  const l = layer ?? sel?.layer;
+  const h = head ?? sel?.head;
+  if (l === undefined || h === undefined) return;
+  log(`qk_ov:${l}:${h}`);
+  const res = await busy('qkov', () => analyze({ kind: 'qk_ov', layer: l, head: h, k: 10 }));
+  if (res) setA({ qkov: qkovView(res) });
+}
+
+/** A steering vector from a token's embedding or an MLP neuron's output row, saved as "steer". */
+export async function vectorFromWeights(): Promise<boolean> {
+  const c = currentClient();
+  const { steer } = get();
+  if (!c?.isOpen) return false;
+  try {
+    const r = steer.source === 'token'
+      ? await c.request<VectorsReply>({ type: 'vectors.from_token', name: 'steer', token: steer.token })
+      : await c.request<VectorsReply>({ type: 'vectors.from_neuron', name: 'steer', layer: steer.neuronLayer, index: steer.neuronIndex, normalize: true });
+    set((st) => ({ vectors: r.items, steer: { ...st.steer, vector: 'steer' } }));
+    return true;
+  } catch (e) {
+    fail(e);
+    return false;
+  }
+}

@@ -1,0 +1,74 @@
+import { scaleLinear } from 'd3';
+import { useEffect, useRef } from 'react';
+import { runDla } from '../state/analysisActions';
+import { useLoupe } from '../state/store';
+import { setupCanvas } from '../viz/heatmap';
+import { useSize } from './useSize';
+
+/** Props of the direct-logit-attribution chart. */
+export interface DlaChartProps {
+  /** Height of one bar in CSS px. */
+  barHeight?: number;
+}
+
+const LABEL_W = 64;
+
+/**
+ * Direct logit attribution: each head's, MLP's and the embeddings' direct contribution to
+ * logit(answer) − logit(wrong) at the last position (final-norm scale frozen), largest first.
+ */
+export function DlaChart({ barHeight = 15 }: DlaChartProps) {
+  const wrap = useRef<HTMLDivElement>(null);
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const { width } = useSize(wrap);
+  const dla = useLoupe((s) => s.analysis.dla);
+  const busy = useLoupe((s) => s.analysis.busy === 'dla');
+  const open = useLoupe((s) => s.conn === 'open');
+  const answer = useLoupe((s) => s.answer);
+  const wrong = useLoupe((s) => s.wrong);
+
+  useEffect(() => {
+    if (!dla || !canvas.current || width <= 0) return;
+    const h = dla.bars.length * barHeight + 4;
+    const ctx = setupCanvas(canvas.current, width, h);
+    ctx.clearRect(0, 0, width, h);
+    const m = Math.max(1e-6, ...dla.bars.map((b) => Math.abs(b.value)));
+    const x = scaleLinear().domain([-m, m]).range([LABEL_W, width - 40]);
+    ctx.font = '10px ui-monospace, monospace';
+    ctx.textBaseline = 'middle';
+    dla.bars.forEach((b, i) => {
+      const y = 2 + i * barHeight;
+      ctx.fillStyle = b.value >= 0 ? (b.kind === 'mlp' ? '#e0826f' : '#d9577a') : (b.kind === 'mlp' ? '#7fb0e8' : '#4f8fe0');
+      const x0 = x(Math.min(0, b.value));
+      ctx.fillRect(x0, y + 2, Math.max(1, Math.abs(x(b.value) - x(0))), barHeight - 4);
+      ctx.fillStyle = '#c9d1e0';
+      ctx.textAlign = 'right';
+      ctx.fillText(b.label, LABEL_W - 6, y + barHeight / 2);
+      ctx.textAlign = b.value >= 0 ? 'left' : 'right';
+      ctx.fillStyle = '#8b93a7';
+      ctx.fillText(`${b.value >= 0 ? '+' : ''}${b.value.toFixed(2)}`, b.value >= 0 ? x(b.value) + 4 : x(b.value) - 4, y + barHeight / 2);
+    });
+    ctx.strokeStyle = '#3a4152';
+    ctx.beginPath();
+    ctx.moveTo(x(0) + 0.5, 0);
+    ctx.lineTo(x(0) + 0.5, h);
+    ctx.stroke();
+  }, [dla, width, barHeight]);
+
+  return (
+    <div className="analysis-body" data-testid="dla-view">
+      <div className="row">
+        <span className="muted small-text grow">direct effect on logit({JSON.stringify(answer)}) − logit({JSON.stringify(wrong)}) at the last token, per head / MLP / embedding</span>
+        <button type="button" className="primary" disabled={!open || busy} onClick={() => void runDla()} data-testid="dla-run">{busy ? 'attributing…' : 'attribute'}</button>
+      </div>
+      {dla && (
+        <div className="muted small-text" data-testid="dla-total">
+          components sum to {dla.total >= 0 ? '+' : ''}{dla.total.toFixed(2)} (the run: {dla.actual >= 0 ? '+' : ''}{dla.actual.toFixed(2)}) · top {dla.bars.length} shown
+        </div>
+      )}
+      <div ref={wrap} className="canvas-wrap">
+        {dla ? <canvas ref={canvas} role="img" aria-label="Direct logit attribution" /> : <p className="muted">Which components write the answer directly? Press attribute.</p>}
+      </div>
+    </div>
+  );
+}
