@@ -53,8 +53,8 @@ e2e: venv frontend system-deps
 
 test: lint pytest frontend-test e2e
 
-bench: venv
-	$(VENV)/bin/loupe bench
+bench: venv frontend
+	$(VENV)/bin/loupe bench $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist

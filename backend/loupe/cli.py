@@ -1,5 +1,5 @@
-"""The `loupe` command. Each subcommand is a (name, help, add_arguments, main) entry in SUBCOMMANDS;
-to add one (e.g. `bench`), write its two functions and append an entry."""
+"""The `loupe` command: `serve`, `run`, `bench`. Each subcommand is a (name, help, add_arguments, main)
+entry in SUBCOMMANDS; to add one, write its two functions and append an entry."""
 
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ def serve_main(args: argparse.Namespace) -> int:
     import uvicorn
 
     import loupe
+    from loupe.engine.allocator import keep_freed_memory
     from loupe.server.app import create_app, is_loopback, parse_origins
     from loupe.server.limits import Limits
 
@@ -81,6 +82,7 @@ def serve_main(args: argparse.Namespace) -> int:
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(16)
     print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
+    keep_freed_memory()  # runs that capture reuse the previous run's memory instead of faulting in new pages
     model = loupe.load(args.model, device=args.device)
     app = create_app(model, limits, token=token, allowed_origins=origins)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -125,9 +127,33 @@ def run_main(args: argparse.Namespace) -> int:
 
 
 Subcommand = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="fewer repeats and lengths (under 3 minutes)")
+    p.add_argument("--json", default=None, help="result file (default bench/results/latest.json; a PNG beside it)")
+    p.add_argument("--only", nargs="*", default=None, help="run only these entries")
+
+
+def bench_main(args: argparse.Namespace) -> int:
+    """Run bench/run.py of this checkout (the benchmarks live beside the package, not inside it)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "run.py").exists():
+        print("loupe bench: needs a source checkout (bench/ beside backend/)", file=sys.stderr)
+        return 1
+    sys.path.insert(0, str(root))
+    from bench.run import main as bench
+
+    argv = (["--quick"] if args.quick else []) + (["--json", args.json] if args.json else [])
+    return bench(argv + (["--only", *args.only] if args.only else []))
+
+
 SUBCOMMANDS: list[Subcommand] = [
     ("serve", "serve a model over HTTP + WebSocket", serve_args, serve_main),
     ("run", "run a prompt on a server and print the next-token predictions", run_args, run_main),
+    ("bench", "run the benchmarks side by side and write JSON + a PNG plot", bench_args, bench_main),
 ]
 
 
