@@ -122,3 +122,14 @@ def test_metrics_without_a_tail_and_hook_cleanup(make_pair: Pair) -> None:
         torch.testing.assert_close(got.metric, want.metric, atol=1e-5, rtol=1e-5)
     assert not model.hf.get_output_embeddings()._forward_pre_hooks
     assert model.run(CLEAN).logits.shape[1] == n
+
+
+def test_the_shared_prefix_is_computed_once(make_pair: Pair) -> None:
+    """The prompts share 9 tokens; with a last-position metric only the 5 after them are run per batch."""
+    from loupe.analysis.patching import _setup, _SharedPrefix
+
+    model, _ = make_pair("llama")
+    metric = logit_diff(model, " Mary", " John")
+    s = _setup(model, CLEAN, CORRUPT, metric, "heads", "noising")
+    assert s.shared == 9 and _SharedPrefix(model, s, metric).start == 9
+    assert _SharedPrefix(model, s, lambda logits: metric(logits)).start == 0  # a plain function sees every position

@@ -10,15 +10,20 @@ Effects are normalized so that 0 = the clean prompt's metric and 1 = the corrupt
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
+from transformers import DynamicCache
 
 from loupe.analysis.weights import single_prompt, token_id
+from loupe.engine.runner import bind_all
 from loupe.errors import LoupeError
+from loupe.hooks.apply import Where
+from loupe.hooks.context import RunContext
 from loupe.hooks.interventions import Patch
 
 if TYPE_CHECKING:
@@ -164,6 +169,7 @@ class _Setup:
     rows: list[list[Target]]
     row_labels: list[str]
     col_labels: list[str]
+    shared: int  # number of leading tokens the clean and corrupt prompts share
 
     def normalize(self, metric: torch.Tensor) -> torch.Tensor:
         return (metric - self.clean_metric) / (self.corrupt_metric - self.clean_metric)
@@ -190,7 +196,9 @@ def _setup(
     clean_m, corrupt_m = (base_metric, source_metric) if direction == "noising" else (source_metric, base_metric)
     if abs(corrupt_m - clean_m) < 1e-6:
         raise LoupeError("bad_input", "the metric is the same on the clean and corrupt prompts: nothing to explain")
-    return _Setup(base_t, source_run.cache, clean_m, corrupt_m, rows, row_labels, col_labels)
+    differ = (clean_t[0] != corrupt_t[0]).nonzero()
+    shared = int(differ[0]) if len(differ) else clean_t.shape[1]
+    return _Setup(base_t, source_run.cache, clean_m, corrupt_m, rows, row_labels, col_labels, shared)
 
 
 def iter_patch_sweep(
@@ -209,6 +217,7 @@ def iter_patch_sweep(
 def _rows(model: HookedModel, s: _Setup, metric: Metric, batch_size: int) -> Iterator[SweepRow]:
     flat = [(r, c, t) for r, row in enumerate(s.rows) for c, t in enumerate(row)]
     values = torch.full((len(s.rows), len(s.col_labels)), float("nan"))
+    prefix = _SharedPrefix(model, s, metric)
     next_row = 0
     for start in range(0, len(flat), max(1, batch_size)):
         chunk = flat[start : start + batch_size]
@@ -223,8 +232,8 @@ def _rows(model: HookedModel, s: _Setup, metric: Metric, batch_size: int) -> Ite
             for i, (_, _, t) in enumerate(chunk)
         ]
         with _unembed_tail(model, metric):
-            res = model.run(s.base.expand(len(chunk), -1), interventions=patches)
-        out = metric(res.logits).detach().float().cpu()
+            logits = prefix.run(patches, len(chunk))
+        out = metric(logits).detach().float().cpu()
         for i, (r, c, _) in enumerate(chunk):
             values[r, c] = out[i]
         last_r, last_c, _ = chunk[-1]
@@ -232,6 +241,42 @@ def _rows(model: HookedModel, s: _Setup, metric: Metric, batch_size: int) -> Ite
         for r in range(next_row, done):
             yield SweepRow(r, s.row_labels[r], s.normalize(values[r]), values[r].clone())
         next_row = done
+
+
+class _SharedPrefix:
+    """Runs patched batches, reusing the KV cache of the tokens that clean and corrupt prompts share.
+
+    Before the first token where the prompts differ, every activation of the two runs is the same, so no
+    patch changes anything there: the batch runs only the remaining positions on top of a cached prefix
+    (as generation does). Used when the metric reads only final positions (`tail`), else full runs.
+    """
+
+    def __init__(self, model: HookedModel, s: _Setup, metric: Metric) -> None:
+        self.model, self.base = model, s.base
+        n = s.base.shape[1]
+        tail = getattr(metric, "tail", None)
+        self.start = s.shared if tail is not None and tail <= n - s.shared else 0
+        self.cache: DynamicCache | None = None
+        if self.start > 0:
+            self.cache = DynamicCache()
+            self._forward(self.base[:, : self.start], [], self.cache, offset=0)
+
+    def run(self, patches: list[Patch], batch: int) -> torch.Tensor:
+        """Logits [batch, positions after the shared prefix, d_vocab] with one patch per row."""
+        if self.cache is None:
+            return self.model.run(self.base.expand(batch, -1), interventions=patches).logits
+        cache = copy.deepcopy(self.cache)
+        cache.batch_repeat_interleave(batch)
+        return self._forward(self.base[:, self.start :].expand(batch, -1), patches, cache, offset=self.start).float()
+
+    def _forward(self, tokens: torch.Tensor, patches: list[Patch], cache: DynamicCache, offset: int) -> torch.Tensor:
+        n, batch = self.base.shape[1], tokens.shape[0]
+        bound = bind_all(self.model, patches, None, None, seq_len=n)
+        ctx = RunContext(self.model.points, [], bound, Where(offset, n, batch))
+        mask = torch.ones(batch, offset + tokens.shape[1], dtype=torch.long, device=tokens.device)
+        positions = torch.arange(offset, offset + tokens.shape[1], device=tokens.device).expand(batch, -1)
+        with torch.no_grad():
+            return self.model.forward(ctx, tokens, mask, positions, cache)
 
 
 def patch_sweep(
