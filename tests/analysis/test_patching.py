@@ -133,3 +133,30 @@ def test_the_shared_prefix_is_computed_once(make_pair: Pair) -> None:
     s = _setup(model, CLEAN, CORRUPT, metric, "heads", "noising")
     assert s.shared == 9 and _SharedPrefix(model, s, metric).start == 9
     assert _SharedPrefix(model, s, lambda logits: metric(logits)).start == 0  # a plain function sees every position
+
+
+def test_a_wrapped_model_runs_every_pass_through_run(make_pair: Pair) -> None:
+    """A wrapper that adds interventions in `run` (as the server's session model does) is always honoured."""
+    from loupe.analysis.patching import _setup, _SharedPrefix
+
+    model, _ = make_pair("llama")
+    ablate = loupe.Ablate(hook="blocks.0.attn.hook_z", head=1)
+
+    class Wrapped:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(model, name)
+
+        def run(self, inputs: Any, **kw: Any) -> Any:
+            return model.run(inputs, interventions=[ablate, *(kw.pop("interventions", None) or [])], **kw)
+
+    metric = logit_diff(model, " Mary", " John")
+    wrapped: Any = Wrapped()
+    assert _SharedPrefix(wrapped, _setup(wrapped, CLEAN, CORRUPT, metric, "heads", "noising"), metric).start == 0
+    got = patch_sweep(wrapped, CLEAN, CORRUPT, metric, over="layers")
+    want = torch.zeros(model.cfg.n_layers, 2)
+    source = model.run(CORRUPT, capture="blocks.*.hook_*_out", interventions=[ablate])
+    for layer in range(model.cfg.n_layers):
+        for c, part in enumerate(("attn", "mlp")):
+            patch = loupe.Patch(hook=f"blocks.{layer}.hook_{part}_out", source=source)
+            want[layer, c] = metric(model.run(CLEAN, interventions=[ablate, patch]).logits)[0]
+    torch.testing.assert_close(got.metric, want, atol=1e-4, rtol=1e-4)

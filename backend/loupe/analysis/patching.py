@@ -20,6 +20,7 @@ import torch
 from transformers import DynamicCache
 
 from loupe.analysis.weights import single_prompt, token_id
+from loupe.engine.model import HookedModel
 from loupe.engine.runner import bind_all
 from loupe.errors import LoupeError
 from loupe.hooks.apply import Where
@@ -27,7 +28,7 @@ from loupe.hooks.context import RunContext
 from loupe.hooks.interventions import Patch
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel, Inputs
+    from loupe.engine.model import Inputs
 
 Metric = Callable[[torch.Tensor], torch.Tensor]  # logits [batch, pos, d_vocab] -> [batch]
 Over = Literal["heads", "resid", "layers"]
@@ -248,14 +249,18 @@ class _SharedPrefix:
 
     Before the first token where the prompts differ, every activation of the two runs is the same, so no
     patch changes anything there: the batch runs only the remaining positions on top of a cached prefix
-    (as generation does). Used when the metric reads only final positions (`tail`), else full runs.
+    (as generation does). Used when the metric reads only final positions (`tail`) and `model` is a bare
+    HookedModel; otherwise every batch is a full `model.run`.
     """
 
     def __init__(self, model: HookedModel, s: _Setup, metric: Metric) -> None:
         self.model, self.base = model, s.base
         n = s.base.shape[1]
         tail = getattr(metric, "tail", None)
-        self.start = s.shared if tail is not None and tail <= n - s.shared else 0
+        # Only on a bare HookedModel: a wrapper that adds its own interventions or cancellation to `run`
+        # (the server's session model) must see every pass go through `run`.
+        plain = isinstance(model, HookedModel)
+        self.start = s.shared if plain and tail is not None and tail <= n - s.shared else 0
         self.cache: DynamicCache | None = None
         if self.start > 0:
             self.cache = DynamicCache()
