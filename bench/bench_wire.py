@@ -89,20 +89,26 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     return out
 
 
+def report(result: dict[str, Any]) -> str:
+    lines = [
+        f"{name:>18}: msgpack {b['msgpack']:>10,} B   json {b['json']:>11,} B   ratio {b['ratio']:.3f}"
+        for name, b in result["bytes"].items()
+    ]
+    fl = result["first_layer"]
+    ms = fl["run_ms"]
+    lines.append(
+        f"first run.layer at {fl['fraction_of_run']:.1%} of a {ms['default']:.0f} ms run (T={fl['T']}, target <= 15%)"
+    )
+    lines.append(f"run time at T={fl['T']}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in ms.items()))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
-    result = run(loupe.load(args.model), quick=args.quick)
-    for name, b in result["bytes"].items():
-        print(f"{name:>18}: msgpack {b['msgpack']:>10,} B   json {b['json']:>11,} B   ratio {b['ratio']:.3f}")
-    fl = result["first_layer"]
-    ms = fl["run_ms"]
-    print(
-        f"first run.layer at {fl['fraction_of_run']:.1%} of a {ms['default']:.0f} ms run (T={fl['T']}, target <= 15%)"
-    )
-    print(f"run time at T={fl['T']}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in ms.items()))
+    print(report(run(loupe.load(args.model), quick=args.quick)))
 
 
 if __name__ == "__main__":
