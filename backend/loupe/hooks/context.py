@@ -65,7 +65,7 @@ class RunContext:
         for b in self.by_hook.get(name, ()):
             x = b.apply(x, self.where)
         if name in self.capture:
-            self.cache[name] = x if self.keep_grad else x.detach()
+            self.cache[name] = x if self.keep_grad or not x.requires_grad else x.detach()
         return x
 
     def check_cancel(self) -> None:
