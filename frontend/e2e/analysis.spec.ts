@@ -1,10 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inkFraction, layerCount, waitForRun } from './helpers';
-
-const DOCS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs');
+import { screenshotPath } from './shots';
 
 test('a patching sweep from the UI fills the heatmap in live', async ({ page }) => {
   page.on('pageerror', (e) => {
@@ -30,6 +26,5 @@ test('a patching sweep from the UI fills the heatmap in live', async ({ page }) 
   await expect(page.getByTestId('patch-status')).toHaveAttribute('data-rows', String(L));
   await expect(page.getByTestId('patch-top')).toContainText('L23 H3');
   expect(await inkFraction(page, 'patch-view')).toBeGreaterThan(0.05);
-  mkdirSync(DOCS, { recursive: true });
-  await page.screenshot({ path: join(DOCS, 'screenshot-analysis.png'), fullPage: true });
+  await page.screenshot({ path: screenshotPath('screenshot-analysis.png'), fullPage: true });
 });

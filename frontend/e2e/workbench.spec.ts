@@ -1,11 +1,12 @@
 import { expect, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inkFraction, layerCount, waitForRun } from './helpers';
+import { screenshotPath } from './shots';
 
-const DOCS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs');
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 test.beforeEach(async ({ page }) => {
   page.on('pageerror', (e) => {
@@ -31,8 +32,7 @@ test('the default IOI prompt renders every view', async ({ page }) => {
   }
   await expect(page.getByTestId('top-clean')).toContainText('Mary');
   await expect(page.getByTestId('logit-diff')).toContainText('clean +');
-  mkdirSync(DOCS, { recursive: true });
-  await page.screenshot({ path: join(DOCS, 'screenshot-default.png'), fullPage: true });
+  await page.screenshot({ path: screenshotPath('screenshot-default.png'), fullPage: true });
 
   // Scrub back: the views show fewer layers, the readout follows the keyboard.
   await page.locator('body').click({ position: { x: 5, y: 5 } });
@@ -74,7 +74,7 @@ test('ablating a head changes the prediction shown', async ({ page }) => {
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-python').click()]);
   const script = readFileSync(await download.path(), 'utf8');
   expect(script).toContain('"op": "ablate"');
-  const out = execFileSync(join(DOCS, '..', '.venv', 'bin', 'python'), ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+  const out = execFileSync(join(REPO, '.venv', 'bin', 'python'), ['-c', script], { encoding: 'utf8', timeout: 60_000 });
   expect(out).toContain(`intervened ${shown.replace('−', '-')}`);
   // Alt-click a head in the grid toggles its ablation too.
   const grid = page.getByTestId('attention-grid').locator('canvas');
@@ -123,7 +123,7 @@ test('the steering demo streams two generations side by side', async ({ page }) 
   await expect(page.getByTestId('steering-panel')).toContainText(/tokens in/, { timeout: 150_000 });
   await page.mouse.move(0, 0);
   await page.setViewportSize({ width: 1600, height: 1240 });
-  await page.screenshot({ path: join(DOCS, 'screenshot.png') });
+  await page.screenshot({ path: screenshotPath('screenshot.png') });
 });
 
 test('a server error is shown plainly and the page keeps working', async ({ page }) => {
