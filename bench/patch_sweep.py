@@ -16,7 +16,7 @@ import torch
 
 import loupe
 from bench.common import machine
-from loupe.analysis import logit_diff, patch_sweep
+from loupe.analysis import Target, logit_diff, patch_sweep
 from loupe.engine.allocator import keep_freed_memory
 
 CLEAN = "When Mary and John went to the store, John gave a drink to"
@@ -69,6 +69,7 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     }
     return {
         "name": "patch_sweep",
+        "scaling": _scaling(model, metric),
         "target": {"speedup": 5.0},
         "patches": n_layers * n_heads,
         "tokens": int(model.to_tokens(CLEAN).shape[1]),
@@ -79,6 +80,18 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
         "batched": rows,
         "machine": machine(),
     }
+
+
+def _scaling(model: loupe.HookedModel, metric: Any) -> list[dict[str, float]]:
+    """Sweep time against the number of head patches (the heads of the first k layers), batch 32."""
+    out = []
+    for k in (model.cfg.n_layers // 5, model.cfg.n_layers // 2, model.cfg.n_layers):
+        targets = [Target(f"blocks.{lay}.attn.hook_z", head=h) for lay in range(k) for h in range(model.cfg.n_heads)]
+        start = time.perf_counter()
+        patch_sweep(model, CLEAN, CORRUPT, metric, over=targets)
+        seconds = time.perf_counter() - start
+        out.append({"patches": len(targets), "seconds": seconds, "ms_per_patch": 1e3 * seconds / len(targets)})
+    return out
 
 
 def report(result: dict[str, Any]) -> str:
@@ -93,6 +106,12 @@ def report(result: dict[str, Any]) -> str:
         lines.append(
             f"{b:>5}  {r['seconds']:7.2f}  {r['speedup']:6.1f}x  {r['cpu_seconds']:11.2f}  {r['cpu_speedup']:15.1f}x"
         )
+    lines.append(
+        "sweep time vs number of head patches (batch 32): "
+        + ", ".join(
+            f"{r['patches']} -> {r['seconds']:.2f} s ({r['ms_per_patch']:.1f} ms each)" for r in result["scaling"]
+        )
+    )
     return "\n".join(lines)
 
 
