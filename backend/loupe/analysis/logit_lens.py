@@ -72,11 +72,13 @@ class LogitLens:
 
 
 def decode_resid(model: HookedModel, resid: torch.Tensor) -> torch.Tensor:
-    """Logits [..., d_vocab] of residual vectors [..., d_model]: final norm module, then the unembedding."""
-    norm = model.adapter.module(model.hf, "final_norm")
-    lm_head = model.hf.get_output_embeddings()
+    """Logits [..., d_vocab] of residual vectors [..., d_model]: final norm module, then the unembedding.
+
+    Goes through `model.unembed`, which skips the modules' hooks, so a run's captures and interventions
+    on `ln_final`/`logits` never see the lens's own decoding.
+    """
     with torch.no_grad():
-        return lm_head(norm(resid)).float()
+        return model.unembed(resid).float()
 
 
 def logit_lens(
