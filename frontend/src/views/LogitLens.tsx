@@ -1,12 +1,13 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { currentLayer, visibleLayers } from '../state/runData';
 import { useLoupe } from '../state/store';
-import { colLabelHeight, drawColLabels, drawLegend, drawRowLabels, measureCtx } from '../viz/axes';
+import { drawColLabels, drawLegend, drawRowLabels } from '../viz/axes';
 import { PROB_LUT, lutIndex, textOn } from '../viz/colour';
 import { setupCanvas } from '../viz/heatmap';
-import { bandIndexAt, bandScale, fmtProb, showToken } from '../viz/scales';
+import { bandIndexAt, fmtProb, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 import { tipStyle } from './tip';
+import { GRID_LEFT, useLayerGrid } from './useLayerGrid';
 import { useSize } from './useSize';
 
 /** Props of the logit-lens table. */
@@ -14,7 +15,8 @@ export interface LogitLensProps {
   rowHeight?: number;
 }
 
-const LEFT = 34;
+const LEFT = GRID_LEFT;
+const LENS_PADDING = { x: 0.06, y: 0.12 };
 
 /**
  * Logit lens: at each layer (row) and position (column) the most likely next token if the
@@ -32,14 +34,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
   const [hover, setHover] = useState<{ l: number; p: number; x: number; y: number } | null>(null);
   const T = run?.strTokens.length ?? 0;
   const L = run?.nLayers ?? 0;
-  const geom = useMemo(() => {
-    if (!width || !T || !L) return null;
-    const w = Math.max(T * 2, Math.min(width - LEFT - 8, T * 80));
-    const x = bandScale(T, w, 0.06);
-    const m = measureCtx();
-    const top = m && strTokens ? colLabelHeight(m, strTokens, x.bandwidth()) : 70;
-    return { x, y: bandScale(L, L * rowHeight, 0.12), w, h: L * rowHeight, top };
-  }, [width, T, L, rowHeight, strTokens]);
+  const geom = useLayerGrid(width, strTokens, L, rowHeight, LENS_PADDING);
 
   useEffect(() => {
     if (!geom || !run || !canvas.current) return;

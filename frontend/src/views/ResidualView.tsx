@@ -1,12 +1,13 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { currentLayer, stackLayers, visibleLayers } from '../state/runData';
 import { useLoupe } from '../state/store';
-import { colLabelHeight, drawColLabels, drawLegend, drawRowLabels, measureCtx } from '../viz/axes';
+import { drawColLabels, drawLegend, drawRowLabels } from '../viz/axes';
 import { NORM_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
-import { bandIndexAt, bandScale, robustExtent, showToken } from '../viz/scales';
+import { bandIndexAt, robustExtent, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 import { tipStyle } from './tip';
+import { GRID_LEFT, useLayerGrid } from './useLayerGrid';
 import { useSize } from './useSize';
 
 /** Props of the residual-norm heatmap. */
@@ -15,7 +16,7 @@ export interface ResidualViewProps {
   rowHeight?: number;
 }
 
-const LEFT = 34;
+const LEFT = GRID_LEFT;
 
 /** ‖resid_post‖ per layer (rows) × position (columns), log colour scale, filling in live. */
 export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
@@ -30,14 +31,7 @@ export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
   const T = run?.strTokens.length ?? 0;
   const L = run?.nLayers ?? 0;
   const norms = useMemo(() => (run && T ? stackLayers(run, (d) => d.residNorm) : null), [run, T]);
-  const geom = useMemo(() => {
-    if (!width || !T || !L) return null;
-    const w = Math.max(T * 2, Math.min(width - LEFT - 8, T * 80));
-    const x = bandScale(T, w);
-    const m = measureCtx();
-    const top = m && strTokens ? colLabelHeight(m, strTokens, x.bandwidth()) : 70;
-    return { x, y: bandScale(L, L * rowHeight), w, h: L * rowHeight, top };
-  }, [width, T, L, rowHeight, strTokens]);
+  const geom = useLayerGrid(width, strTokens, L, rowHeight);
 
   useEffect(() => {
     if (!geom || !norms || !run || !canvas.current) return;
