@@ -266,6 +266,28 @@ INVALID: dict[str, tuple[bytes, str]] = {
         ),
         "bad_message",
     ),
+    "tensor_too_many_dims": (
+        pack(
+            {
+                "type": "vectors.save",
+                "id": 1,
+                "name": "v",
+                "vector": {"dtype": "f32", "shape": [1] * 17, "data": b"\0" * 4},
+            }
+        ),
+        "bad_message",
+    ),
+    "tensor_too_many_elements": (
+        pack(
+            {
+                "type": "vectors.save",
+                "id": 1,
+                "name": "v",
+                "vector": {"dtype": "f32", "shape": [2**31, 2**31, 0], "data": b""},
+            }
+        ),
+        "bad_message",
+    ),
 }
 
 

@@ -19,6 +19,7 @@ environment (docker-compose.yml passes these):
   LOUPE_MODEL             default for --model
   LOUPE_TOKEN             default for --token
   LOUPE_ALLOWED_ORIGINS   default for --allowed-origins
+  LOUPE_ALLOWED_HOSTS     default for --allow-host (comma-separated)
   LOUPE_LIMIT_<NAME>      change one limit, e.g. LOUPE_LIMIT_MAX_SESSIONS=32 (--limit wins over it)
 
 limits (defaults; every one can be changed; a request over one gets an `error` frame):
@@ -60,6 +61,15 @@ def serve_args(p: argparse.ArgumentParser) -> None:
         "WebSockets, besides the server's own host and loopback pages (default: $LOUPE_ALLOWED_ORIGINS)",
     )
     p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name (e.g. of a reverse proxy) the server answers to besides localhost, 127.0.0.1 and "
+        "[::1] (repeatable; default: $LOUPE_ALLOWED_HOSTS); a server bound to loopback refuses other names "
+        "with HTTP 403 against DNS rebinding",
+    )
+    p.add_argument(
         "--limit",
         action="append",
         default=[],
@@ -73,8 +83,9 @@ def serve_main(args: argparse.Namespace) -> int:
 
     import loupe
     from loupe.engine.allocator import keep_freed_memory
-    from loupe.server.app import create_app, is_loopback, parse_origins
+    from loupe.server.app import create_app
     from loupe.server.limits import Limits
+    from loupe.server.origins import is_loopback, parse_list, parse_origins
 
     limits = Limits.configured(os.environ, args.limit)  # before loading: a typo fails fast
     origins = parse_origins(args.allowed_origins)
@@ -84,10 +95,13 @@ def serve_main(args: argparse.Namespace) -> int:
     print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
     keep_freed_memory()  # runs that capture reuse the previous run's memory instead of faulting in new pages
     model = loupe.load(args.model, device=args.device)
-    app = create_app(model, limits, token=token, allowed_origins=origins)
+    hosts = parse_list(args.allow_host or _env("LOUPE_ALLOWED_HOSTS"))
+    app = create_app(model, limits, token=token, allowed_origins=origins, bind=args.host, allowed_hosts=hosts)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"Loupe serving {model.cfg.name} at {url}  (WebSocket: /ws)", file=sys.stderr)
+    if hosts:
+        print(f"allowed hosts: {', '.join(sorted(hosts))}", file=sys.stderr)
     if origins:
         print(f"allowed origins: {', '.join(sorted(origins))}", file=sys.stderr)
     if limits != Limits():

@@ -25,6 +25,8 @@ WIRE_DTYPES: dict[str, np.dtype[Any]] = {
 _NUMPY_TO_WIRE = {np.dtype(np.float16): "f16", np.dtype(np.float32): "f32", np.dtype(np.int32): "i32"}
 TENSOR_KEYS = frozenset({"dtype", "shape", "data"})
 MAX_DEPTH = 64
+MAX_TENSOR_DIMS = 16  # a tensor's shape has at most this many dimensions
+MAX_TENSOR_ELEMENTS = 2**31 - 1  # the product of its non-zero dimensions is at most this (checked before allocating)
 
 
 class CodecError(LoupeError):
@@ -54,7 +56,7 @@ def as_numpy(value: torch.Tensor | np.ndarray, dtype: str | None = None) -> tupl
         raise CodecError("bad_message", f"tensor dtype: expected one of {sorted(WIRE_DTYPES)}, got {dtype!r}")
     if dtype == "i32" and arr.size and (arr.min() < -(2**31) or arr.max() >= 2**31):
         raise CodecError("bad_message", "tensor values do not fit in i32")
-    return np.ascontiguousarray(arr, dtype=WIRE_DTYPES[dtype]), dtype
+    return np.asarray(arr, dtype=WIRE_DTYPES[dtype], order="C"), dtype  # keeps shape [] (a scalar)
 
 
 def encode_tensor(value: torch.Tensor | np.ndarray, dtype: str | None = None) -> dict[str, Any]:
@@ -68,8 +70,12 @@ def decode_tensor(m: dict[str, Any]) -> np.ndarray:
     dtype, shape, data = m.get("dtype"), m.get("shape"), m.get("data")
     if dtype not in WIRE_DTYPES:
         raise CodecError("bad_message", f"tensor dtype: expected one of {sorted(WIRE_DTYPES)}, got {dtype!r}")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise CodecError("bad_message", f"tensor shape: expected a list of non-negative ints, got {shape!r}")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise CodecError("bad_message", f"tensor shape: expected a list of non-negative ints, got {str(shape)[:80]}")
+    if len(shape) > MAX_TENSOR_DIMS:
+        raise CodecError("bad_message", f"tensor shape: at most {MAX_TENSOR_DIMS} dimensions, got {len(shape)}")
+    if math.prod(d for d in shape if d) > MAX_TENSOR_ELEMENTS:
+        raise CodecError("bad_message", f"tensor shape: {shape} is over {MAX_TENSOR_ELEMENTS} elements")
     if not isinstance(data, bytes):
         raise CodecError("bad_message", "tensor data: expected msgpack bin")
     item = WIRE_DTYPES[dtype].itemsize

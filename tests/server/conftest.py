@@ -16,6 +16,7 @@ import loupe
 from loupe.server.background import serving
 from loupe.server.limits import Limits
 
+LOCAL_WS = "ws://localhost/ws"  # TestClient WebSockets need a loopback Host: the app refuses others
 TEST_LIMITS = Limits(max_message_bytes=64 << 10, max_prompt_tokens=48, max_new_tokens=40, max_queued_jobs=4)
 
 

@@ -12,9 +12,10 @@ import loupe
 from loupe import cli
 from loupe.codec import pack, unpack
 from loupe.errors import LoupeError
-from loupe.server.app import origin_allowed, parse_origins
 from loupe.server.limits import Limits
+from loupe.server.origins import origin_allowed, parse_origins
 from loupe.server.session import token_matches
+from tests.server.conftest import LOCAL_WS
 
 
 def test_limits_from_env_and_overrides() -> None:
@@ -70,16 +71,16 @@ def test_serve_main_applies_token_origins_and_limits(
     assert cli.main(["serve", "--host", "0.0.0.0", "--limit", "max_new_tokens=7"]) == 0
     assert started["model"] == "operator/model" and started["host"] == "0.0.0.0"
     assert "?token=t0ken" in capsys.readouterr().err
-    with TestClient(started["app"]) as client:
+    with TestClient(started["app"], base_url="http://localhost") as client:
         health = client.get("/api/health").json()
         assert health["max_sessions"] == 5
         assert client.get("/api/model").json()["limits"]["max_new_tokens"] == 7
-        with client.websocket_connect("/ws", headers={"origin": "https://lab.example.org"}) as ws:
+        with client.websocket_connect(LOCAL_WS, headers={"origin": "https://lab.example.org"}) as ws:
             ws.send_bytes(pack({"type": "hello", "protocol": 1, "token": "t0ken"}))
             assert unpack(ws.receive_bytes())["type"] == "welcome"
         with (
             pytest.raises(WebSocketDisconnect),
-            client.websocket_connect("/ws", headers={"origin": "https://other.example"}) as ws,
+            client.websocket_connect(LOCAL_WS, headers={"origin": "https://other.example"}) as ws,
         ):
             ws.receive_bytes()
 

@@ -11,8 +11,9 @@ from starlette.websockets import WebSocketDisconnect
 
 import loupe
 from loupe.codec import pack, unpack
-from loupe.server.app import create_app, origin_allowed
-from tests.server.conftest import Server
+from loupe.server.app import create_app
+from loupe.server.origins import origin_allowed
+from tests.server.conftest import LOCAL_WS, Server
 
 
 def test_health_and_model(server: Server) -> None:
@@ -25,20 +26,20 @@ def test_health_and_model(server: Server) -> None:
 
 def test_static_spa(tiny: loupe.HookedModel, tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<title>Loupe</title>")
-    with TestClient(create_app(tiny, static=tmp_path)) as client:
+    with TestClient(create_app(tiny, static=tmp_path), base_url="http://localhost") as client:
         assert "Loupe" in client.get("/").text
         assert client.get("/api/health").json()["status"] == "ok"
 
 
 def test_token_required_when_set(tiny: loupe.HookedModel) -> None:
-    with TestClient(create_app(tiny, token="s3cret")) as client:
-        with client.websocket_connect("/ws") as ws:
+    with TestClient(create_app(tiny, token="s3cret"), base_url="http://localhost") as client:
+        with client.websocket_connect(LOCAL_WS) as ws:
             ws.send_bytes(pack({"type": "hello", "protocol": 1, "token": "wrong"}))
             assert unpack(ws.receive_bytes())["code"] == "unauthorized"
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_bytes()
             assert closed.value.code == 4401
-        with client.websocket_connect("/ws") as ws:
+        with client.websocket_connect(LOCAL_WS) as ws:
             ws.send_bytes(pack({"type": "hello", "protocol": 1, "token": "s3cret"}))
             assert unpack(ws.receive_bytes())["type"] == "welcome"
 
@@ -49,8 +50,8 @@ def test_origin_check(tiny: loupe.HookedModel) -> None:
     assert origin_allowed("https://lab.example:443", "lab.example:8000")
     assert not origin_allowed("https://evil.example", "127.0.0.1:8000")
     with (
-        TestClient(create_app(tiny)) as client,
+        TestClient(create_app(tiny), base_url="http://localhost") as client,
         pytest.raises(WebSocketDisconnect),
-        client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws,
+        client.websocket_connect(LOCAL_WS, headers={"origin": "https://evil.example"}) as ws,
     ):
         ws.receive_bytes()

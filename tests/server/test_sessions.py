@@ -143,7 +143,7 @@ async def test_queue_limit_and_duplicate_ids(server: Server) -> None:
             m = await c.recv()
             if m["type"] == "error":
                 errors.append(m)
-        assert {e["code"] for e in errors} == {"bad_message", "busy"}
+        assert {e["code"] for e in errors} == {"duplicate_id", "busy"}
         await c.request({"type": "cancel", "id": "all"})
     await c.close()
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -21,6 +20,7 @@ from starlette.websockets import WebSocket
 from loupe.codec import pack
 from loupe.server.jobs import Host
 from loupe.server.limits import Limits
+from loupe.server.origins import HostCheck, host_policy, origin_allowed, parse_origins
 from loupe.server.protocol import PROTOCOL_VERSION
 from loupe.server.session import Session, model_info
 
@@ -41,67 +41,19 @@ def static_dir() -> Path | None:
     return path if (path / "index.html").is_file() else None
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_origins(text: str | Iterable[str] | None) -> frozenset[str]:
-    """An allowlist from `--allowed-origins` / LOUPE_ALLOWED_ORIGINS: comma-separated origins
-    (`https://lab.example.org`, `http://10.0.0.5:5173`) or bare host names (`lab.example.org`, any port)."""
-    if text is None:
-        return frozenset()
-    items = text.split(",") if isinstance(text, str) else list(text)
-    return frozenset(i.strip().rstrip("/").lower() for i in items if i.strip())
-
-
-def _normal_origin(origin: str) -> str:
-    parts = urlsplit(origin.strip().lower())
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    try:
-        port = parts.port
-    except ValueError:
-        return origin
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
-
-
-def origin_allowed(origin: str | None, host_header: str | None, allowed: Iterable[str] = ()) -> bool:
-    """Browsers send Origin: accept the page's own host, any loopback page when serving on loopback,
-    and the operator's allowlist (full origins, or host names meaning any scheme and port)."""
-    if origin is None:  # scripts and CLI clients
-        return True
-    origin_host = urlsplit(origin).hostname or ""
-    server_host = urlsplit(f"//{host_header or ''}").hostname or ""
-    if origin_host and origin_host == server_host:
-        return True
-    if is_loopback(origin_host) and is_loopback(server_host):
-        return True
-    for entry in allowed:
-        if "://" in entry:
-            if _normal_origin(entry) == _normal_origin(origin):
-                return True
-        elif origin_host and entry == origin_host:
-            return True
-    return False
-
-
 def create_app(
     model: HookedModel,
     limits: Limits | None = None,
     token: str | None = None,
     static: Path | None = None,
     allowed_origins: Iterable[str] = (),
+    bind: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
     """An ASGI app serving `model`; `token`, when set, must come in every session's hello.
 
-    `allowed_origins` adds browser origins (or host names) to the same-host / loopback rule."""
+    `allowed_origins` adds browser origins (or host names) to the same-host / loopback rule. A server
+    whose `bind` address is loopback answers only to loopback `Host` names plus `allowed_hosts`."""
     host = Host(model, limits or Limits())
     sessions: set[Session] = set()
     allowed = parse_origins(allowed_origins)
@@ -155,7 +107,8 @@ def create_app(
         Route("/api/model", model_endpoint),
     ]
     routes.append(Mount("/", StaticFiles(directory=dist, html=True)) if dist else Route("/", no_ui))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(HostCheck, allowed_hosts=host_policy(bind, allowed_hosts))]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.host = host
     app.state.sessions = sessions
     return app

@@ -32,7 +32,7 @@ def serving(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    app = create_app(model, limits, token=token, allowed_origins=allowed_origins)
+    app = create_app(model, limits, token=token, allowed_origins=allowed_origins, bind=host)
     config = uvicorn.Config(app, log_level="warning", ws_max_size=limits.transport_max_bytes, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loupe-server")

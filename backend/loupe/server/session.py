@@ -124,11 +124,7 @@ class Session:
             if data is None:
                 self.send_error(None, LoupeError("bad_frame", "expected a binary frame holding one msgpack map"))
                 continue
-            try:
-                self.handle(data)
-            except Exception as exc:  # a server bug must not end the session, nor leave the request unanswered
-                log.exception("session %s: handling a frame failed", self.id)
-                self.send_error(None, LoupeError("internal", f"{type(exc).__name__}: {exc}"))
+            self.handle(data)
 
     async def _hello_deadline(self) -> None:
         """A connection that never gets welcomed must not hold one of the server's session slots."""
@@ -174,12 +170,21 @@ class Session:
             req = protocol.parse(decode_tensors(message))
             if self.conn is ConnState.OPEN and req.type not in ("hello", "ping"):
                 raise LoupeError("no_hello", f"send hello {{protocol: {protocol.PROTOCOL_VERSION}}} first")
+            if req.id is not None and req.id in self.jobs:
+                raise LoupeError(
+                    "duplicate_id",
+                    f"{req.type}.id: {req.id!r} belongs to a request still queued or running; that one goes on",
+                )
             if req.type in JOBS:
                 self.submit(req)
                 return
             reply = self._handlers[req.type](req)
         except LoupeError as err:
             self.send_error(rid, err)
+            return
+        except Exception as exc:  # a server bug must not end the session, nor leave the request unanswered
+            log.exception("session %s: handling a frame failed", self.id)
+            self.send_error(rid, LoupeError("internal", f"{type(exc).__name__}: {exc}"))
             return
         if reply is not None:
             self.send({**reply, "id": req.id} if req.id is not None else reply)
@@ -227,8 +232,6 @@ class Session:
 
     def submit(self, req: Request) -> None:
         assert req.id is not None
-        if req.id in self.jobs:
-            raise LoupeError("bad_message", f"{req.type}.id: {req.id!r} is already queued or running")
         if len(self.jobs) >= self.host.limits.max_queued_jobs:
             raise LoupeError("busy", f"this session already has {len(self.jobs)} jobs queued or running")
         ctx = JobContext(self.host, self.id, req, self.state.snapshot(), threading.Event(), self.outbox.put_threadsafe)

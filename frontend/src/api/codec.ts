@@ -139,11 +139,24 @@ export class CodecError extends Error {
   }
 }
 
-/** Throw `CodecError('bad_message')` unless every tensor inside `v` has a known dtype and the right byte length. */
+/** Bounds on a tensor's shape (proto/README.md section 2), checked before its size is trusted. */
+export const MAX_TENSOR_DIMS = 16;
+export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
+
+/** Throw `CodecError('bad_message')` unless every tensor inside `v` has a known dtype, a bounded shape and the right byte length. */
 export function checkTensors(v: unknown, path = '$'): void {
   if (isWireTensor(v)) {
     const width = BYTES[v.dtype];
     if (!width) throw new CodecError('bad_message', `${path}: unknown tensor dtype ${JSON.stringify(v.dtype)}`);
+    if (!v.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new CodecError('bad_message', `${path}: a shape holds non-negative integers`);
+    }
+    if (v.shape.length > MAX_TENSOR_DIMS) {
+      throw new CodecError('bad_message', `${path}: at most ${MAX_TENSOR_DIMS} dimensions, got ${v.shape.length}`);
+    }
+    if (v.shape.reduce((a, b) => a * (b || 1), 1) > MAX_TENSOR_ELEMENTS) {
+      throw new CodecError('bad_message', `${path}: shape ${JSON.stringify(v.shape)} is over ${MAX_TENSOR_ELEMENTS} elements`);
+    }
     const size = v.shape.reduce((a, b) => a * b, 1);
     if (v.data.byteLength !== size * width) {
       throw new CodecError('bad_message', `${path}: ${v.data.byteLength} bytes for shape ${JSON.stringify(v.shape)} ${v.dtype}`);
