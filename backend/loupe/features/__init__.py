@@ -1,0 +1,1 @@
+"""Sparse autoencoder features: the SAE type (SAELens format), features in runs, dashboards."""
