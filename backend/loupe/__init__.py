@@ -6,13 +6,18 @@ from loupe.engine.generate import GenStep
 from loupe.engine.model import HookedModel
 from loupe.engine.result import RunResult
 from loupe.errors import Cancelled, LoupeError
-from loupe.hooks.interventions import Ablate, Intervention, Patch, Scale, Steer
+from loupe.features.acts import FeatureActs
+from loupe.features.sae import SAE
+from loupe.hooks.interventions import Ablate, Feature, Intervention, Patch, Scale, Steer
 from loupe.models.config import ModelConfig
 from loupe.models.loading import load
 
 __all__ = [
+    "SAE",
     "Ablate",
     "Cancelled",
+    "Feature",
+    "FeatureActs",
     "GenStep",
     "HookedModel",
     "Intervention",

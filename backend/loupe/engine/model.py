@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import PreTrainedModel
@@ -16,6 +16,9 @@ from loupe.hooks.context import RunContext
 from loupe.hooks.install import install
 from loupe.hooks.points import HookPoints
 from loupe.models.adapters import adapter_for, config_from_hf
+
+if TYPE_CHECKING:
+    from loupe.features.sae import SAE
 
 Inputs = str | Sequence[str] | torch.Tensor
 
@@ -33,6 +36,7 @@ class HookedModel:
         # transformers >= 5.2x names the KV cache argument `cache`; older 5.x releases `past_key_values`.
         self._cache_arg = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
         self.slot = attention.Slot()
+        self.saes: dict[str, SAE] = {}  # attached SAEs, by id: what interventions and runs may name
         attention.register()
         hf.set_attn_implementation(attention.IMPLEMENTATION)
         for layer in range(self.cfg.n_layers):
@@ -57,6 +61,25 @@ class HookedModel:
 
     def match_hooks(self, patterns: str | Iterable[str]) -> list[str]:
         return self.points.match(patterns)
+
+    # --- SAEs -----------------------------------------------------------------------------------
+
+    def add_sae(self, sae: SAE) -> SAE:
+        """Attach `sae` under its id so runs and feature interventions can name it; checks that it fits."""
+        sae.check_fits(self)
+        if sae.id in self.saes and self.saes[sae.id] is not sae:
+            raise LoupeError("bad_input", f"an SAE with id {sae.id!r} is already attached; give this one another id")
+        self.saes[sae.id] = sae.to(self.device)
+        return sae
+
+    def sae(self, ref: SAE | str) -> SAE:
+        """An attached SAE by id, or an SAE object checked against this model."""
+        if isinstance(ref, str):
+            if ref not in self.saes:
+                raise LoupeError("not_found", f"unknown SAE {ref!r}; attached: {sorted(self.saes) or 'none'}")
+            return self.saes[ref]
+        ref.check_fits(self)
+        return ref
 
     # --- tokens ---------------------------------------------------------------------------------
 

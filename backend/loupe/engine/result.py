@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from loupe.features.acts import FeatureActs
+
 
 @dataclass
 class RunResult:
@@ -16,6 +18,7 @@ class RunResult:
     logits: torch.Tensor  # [batch, pos, d_vocab], float32
     str_tokens: list[list[str]]
     cache: dict[str, torch.Tensor] = field(default_factory=dict)
+    features: dict[str, FeatureActs] = field(default_factory=dict)  # by SAE id, for run(features=[...])
 
     def last_position(self, row: int = 0) -> int:
         """Index of the last real (non-padding) token of `row`."""

@@ -201,4 +201,4 @@ def _for_row(b: Bound, row: int, length: int) -> Bound:
     """`b` limited to batch row `row`, with negative positions made absolute for a `length`-token prompt."""
     positions = None if b.iv.positions is None else tuple(p if p >= 0 else length + p for p in b.iv.positions)
     iv = dataclasses.replace(b.iv, rows=(row,), positions=positions)
-    return Bound(iv, b.point, b.tensor, length)
+    return dataclasses.replace(b, iv=iv, length=length)

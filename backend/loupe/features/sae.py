@@ -91,6 +91,18 @@ class SAE:
         top = pre.topk(self.cfg.k, dim=-1, sorted=False)
         return torch.zeros_like(pre).scatter_(-1, top.indices, top.values.relu())
 
+    def activation(self, x: torch.Tensor, index: int) -> torch.Tensor:
+        """Feature `index`'s activation [...] for x [..., d_in]: one encoder column, except for topk (needs all)."""
+        if self.cfg.architecture == "topk":
+            return self.encode(x)[..., index]
+        x = x.to(device=self.device, dtype=torch.float32)
+        if self.cfg.apply_b_dec_to_input:
+            x = x - self.b_dec
+        pre = x @ self.W_enc[:, index] + self.b_enc[index]
+        if self.threshold is not None:
+            return pre.relu() * (pre > self.threshold[index])
+        return pre.relu()
+
     def decode(self, acts: torch.Tensor) -> torch.Tensor:
         """The reconstruction [..., d_in] (float32) of feature activations [..., d_sae]."""
         acts = acts.to(device=self.device, dtype=torch.float32)

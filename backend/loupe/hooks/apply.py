@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 from loupe.errors import LoupeError
-from loupe.hooks.interventions import Ablate, Intervention, Patch, Scale, Steer
+from loupe.hooks.interventions import Ablate, Feature, Intervention, Patch, Scale, Steer
 from loupe.hooks.points import HookPoint, HookPoints
 from loupe.models.config import ModelConfig
 
-# (kind, reference, hook name) -> tensor. kind is "source" (an activation of another run) or "vector".
-Resolver = Callable[[str, object, str], torch.Tensor]
+if TYPE_CHECKING:
+    from loupe.features.sae import SAE
+
+
+class Resolver(Protocol):
+    """Turns an intervention's references into objects."""
+
+    def __call__(self, kind: str, ref: object, hook: str) -> torch.Tensor:
+        """kind "source" (an activation of another run at `hook`) or "vector" -> a tensor."""
+
+    def sae(self, ref: object) -> SAE:
+        """An SAE id or object -> the SAE, checked against the model."""
 
 
 @dataclass(frozen=True)
@@ -33,12 +44,15 @@ class Bound:
     point: HookPoint
     tensor: torch.Tensor | None
     length: int | None = None  # the row's real length when batched with longer rows (for mean ablation)
+    sae: Any = None  # the SAE of a Feature intervention (then `tensor` is the feature's decoder direction)
 
     def apply(self, x: torch.Tensor, where: Where) -> torch.Tensor:
         mask = _selection(x, self.iv, self.point, where)
         if mask is None:
             return x
         iv = self.iv
+        if isinstance(iv, Feature):
+            return torch.where(mask, x + self._feature_step(x), x)
         if isinstance(iv, Ablate):
             if iv.mode == "zero":
                 return x.masked_fill(mask, 0.0)
@@ -61,6 +75,17 @@ class Bound:
             return torch.where(mask, x * v, x)
         proj = (x @ v).unsqueeze(-1) * v
         return torch.where(mask, x + (iv.factor - 1.0) * proj, x)
+
+    def _feature_step(self, x: torch.Tensor) -> torch.Tensor:
+        """What a Feature intervention adds to x: a multiple of the feature's decoder direction, per token."""
+        assert isinstance(self.iv, Feature) and self.tensor is not None
+        iv, direction = self.iv, self.tensor.to(device=x.device, dtype=x.dtype)
+        value = float(iv.value or 0.0)
+        if iv.mode == "add":
+            return value * direction
+        a = self.sae.activation(x, iv.index).to(device=x.device, dtype=x.dtype).unsqueeze(-1)
+        coef = value - a if iv.mode == "set" else (value - 1.0) * a if iv.mode == "scale" else -a
+        return coef * direction
 
     def _own(self, x: torch.Tensor) -> torch.Tensor:
         """The part of `x` this intervention's rows own: their rows, and their real positions when batched."""
@@ -94,6 +119,8 @@ class Bound:
 
 def bind(iv: Intervention, points: HookPoints, cfg: ModelConfig, resolve: Resolver, seq_len: int) -> Bound:
     """Validate `iv` for a `seq_len`-token prompt; resolve its source or vector. Raises LoupeError if bad."""
+    if isinstance(iv, Feature):
+        return _bind_feature(iv, points, resolve)
     try:
         point = points[iv.hook]
     except LoupeError as exc:
@@ -136,6 +163,27 @@ def bind(iv: Intervention, points: HookPoints, cfg: ModelConfig, resolve: Resolv
                 raise LoupeError("bad_intervention", "scale 'direction' must be non-zero")
             tensor = d / norm
     return Bound(iv, point, tensor)
+
+
+def _bind_feature(iv: Feature, points: HookPoints, resolve: Resolver) -> Bound:
+    try:
+        sae = resolve.sae(iv.sae)
+    except LoupeError as exc:
+        raise LoupeError("bad_intervention", f"feature intervention: {exc.message}") from None
+    if iv.hook and iv.hook != sae.hook:
+        raise LoupeError(
+            "bad_intervention", f"feature intervention: hook {iv.hook!r} is not SAE {sae.id!r}'s hook {sae.hook!r}"
+        )
+    if iv.head is not None:
+        raise LoupeError("bad_intervention", "feature intervention: 'head' does not apply (features span all heads)")
+    if not 0 <= iv.index < sae.d_sae:
+        raise LoupeError(
+            "bad_intervention", f"feature index {iv.index} out of range for SAE {sae.id!r}: expected 0..{sae.d_sae - 1}"
+        )
+    if iv.value is None and iv.mode != "ablate":
+        raise LoupeError("bad_intervention", f"feature intervention: mode {iv.mode!r} needs a 'value'")
+    bound_iv = dataclasses.replace(iv, hook=sae.hook)
+    return Bound(bound_iv, points[sae.hook], sae.directions()[iv.index], sae=sae)
 
 
 def _vector(v: torch.Tensor, size: int | None, iv: Intervention) -> torch.Tensor:

@@ -68,7 +68,27 @@ class Scale(Intervention):
     op = "scale"
 
 
-OPS: dict[str, type[Intervention]] = {c.op: c for c in (Ablate, Patch, Steer, Scale)}
+@dataclass(frozen=True, kw_only=True)
+class Feature(Intervention):
+    """Edit SAE feature `index` at the SAE's hook, keeping what the SAE does not explain: with a_f its activation
+    and d_f its decoder row, set: x += (value - a_f) d_f; add: x += value d_f; scale: x += (value - 1) a_f d_f;
+    ablate: x -= a_f d_f."""
+
+    hook: str = ""  # the SAE's hook; may be left out
+    sae: Any  # the id of an SAE attached to the model, or an SAE
+    index: int
+    mode: Literal["set", "add", "scale", "ablate"] = "set"
+    value: float | None = None  # required except for ablate
+    op = "feature"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["sae"] = self.sae if isinstance(self.sae, str) else self.sae.id
+        return {"op": self.op, **out, "positions": _listed(self.positions), "rows": _listed(self.rows)}
+
+
+FEATURE_MODES = ("set", "add", "scale", "ablate")
+OPS: dict[str, type[Intervention]] = {c.op: c for c in (Ablate, Patch, Steer, Scale, Feature)}
 
 
 def parse_intervention(obj: Intervention | Mapping[str, Any]) -> Intervention:
@@ -86,7 +106,7 @@ def parse_intervention(obj: Intervention | Mapping[str, Any]) -> Intervention:
     if unknown:
         raise _bad(f"unknown field(s) {unknown} in {op!r} intervention; allowed: {sorted(allowed - {'op'})}")
     kwargs = {k: v for k, v in obj.items() if k not in ("op", "label")}
-    if not isinstance(kwargs.get("hook"), str):
+    if not isinstance(kwargs.get("hook", "" if op == "feature" else None), str):
         raise _bad(f"{op!r} intervention needs a 'hook' string naming a hook point")
     kwargs["positions"] = _positions(kwargs.get("positions"), "positions")
     kwargs["rows"] = _positions(kwargs.get("rows"), "rows")
@@ -116,16 +136,25 @@ def _check_types(op: str, kw: dict[str, Any]) -> None:
         v = kw.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
             raise _bad(f"'{key}' must be an int, got {v!r}")
-    for key in ("scale", "factor"):
+    for key in ("scale", "factor", "value"):
         v = kw.get(key)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
             raise _bad(f"'{key}' must be a number, got {v!r}")
     if op == "ablate" and kw.get("mode", "zero") not in ("zero", "mean"):
         raise _bad(f"ablate 'mode' must be 'zero' or 'mean', got {kw.get('mode')!r}")
+    if op == "feature":
+        if kw.get("mode", "set") not in FEATURE_MODES:
+            raise _bad(f"feature 'mode' must be one of {list(FEATURE_MODES)}, got {kw.get('mode')!r}")
+        if not isinstance(kw.get("sae"), str) and not hasattr(kw.get("sae"), "encode"):
+            raise _bad(f"feature intervention needs 'sae': the id of an SAE, got {kw.get('sae')!r}")
     if not isinstance(kw.get("enabled", True), bool):
         raise _bad("'enabled' must be a boolean")
     if kw.get("id") is not None and not isinstance(kw["id"], str):
         raise _bad("'id' must be a string")
+
+
+def _listed(value: tuple[int, ...] | None) -> list[int] | None:
+    return None if value is None else list(value)
 
 
 def _bad(message: str) -> LoupeError:
