@@ -93,6 +93,19 @@ def test_neuron_scale_equals_scaling_down_projection_input(make_pair, arch: str)
     torch.testing.assert_close(got.logits, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_head_scale_scales_that_heads_output(make_pair) -> None:
+    model, _ = make_pair("llama")
+    zero = {"op": "ablate", "hook": "blocks.1.attn.hook_z", "head": 1}
+    scaled = {"op": "scale", "hook": "blocks.1.attn.hook_z", "head": 1, "factor": 0.0}
+    ablated = model.run(PROMPT, interventions=[zero])
+    torch.testing.assert_close(model.run(PROMPT, interventions=[scaled]).logits, ablated.logits)
+    clean = model.run(PROMPT, capture="blocks.1.attn.hook_z")
+    doubled = model.run(PROMPT, capture="blocks.1.attn.hook_z", interventions=[{**scaled, "factor": 2.0}])
+    z, z2 = clean.cache["blocks.1.attn.hook_z"], doubled.cache["blocks.1.attn.hook_z"]
+    torch.testing.assert_close(z2[:, :, 1], 2 * z[:, :, 1])
+    torch.testing.assert_close(z2[:, :, 0], z[:, :, 0])
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_full_residual_patch_reproduces_source_run(make_pair, arch: str) -> None:
     model, _ = make_pair(arch)
@@ -158,7 +171,7 @@ def test_interventions_compose_and_disabled_ones_are_skipped(make_pair) -> None:
         ({"op": "steer", "hook": "blocks.0.hook_resid_post", "vector": "v9"}, "unknown vector"),
         ({"op": "ablate", "hook": "blocks.0.hook_resid_post", "positions": [99]}, "out of range"),
         ({"op": "ablate", "hook": "blocks.0.hook_resid_post", "colour": 1}, "unknown field"),
-        ({"op": "scale", "hook": "blocks.0.mlp.hook_post", "factor": 2.0}, "exactly one of"),
+        ({"op": "scale", "hook": "blocks.0.mlp.hook_post", "factor": 2.0, "index": 1, "direction": [1.0]}, "not both"),
         ("ablate everything", "must be a map"),
     ],
 )

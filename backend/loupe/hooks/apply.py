@@ -71,7 +71,7 @@ class Bound:
         if isinstance(iv, Steer):
             return torch.where(mask, x + iv.scale * v, x)
         assert isinstance(iv, Scale)
-        if iv.index is not None:
+        if iv.direction is None:
             return torch.where(mask, x * v, x)
         proj = (x @ v).unsqueeze(-1) * v
         return torch.where(mask, x + (iv.factor - 1.0) * proj, x)
@@ -149,13 +149,15 @@ def bind(iv: Intervention, points: HookPoints, cfg: ModelConfig, resolve: Resolv
     elif isinstance(iv, Steer):
         tensor = _vector(resolve("vector", iv.vector, iv.hook), last, iv)
     elif isinstance(iv, Scale):
-        if (iv.index is None) == (iv.direction is None):
-            raise LoupeError("bad_intervention", "scale needs exactly one of 'index' (a neuron) or 'direction'")
+        if iv.index is not None and iv.direction is not None:
+            raise LoupeError("bad_intervention", "scale takes 'index' (a neuron) or 'direction', not both")
         if iv.index is not None:
             if last is None or not 0 <= iv.index < last:
                 raise LoupeError("bad_intervention", f"index {iv.index} out of range for {iv.hook} (size {last})")
             tensor = torch.ones(last)
             tensor[iv.index] = iv.factor
+        elif iv.direction is None:  # the whole selection (a head, positions, or everything)
+            tensor = torch.tensor(float(iv.factor))
         else:
             d = _vector(resolve("vector", iv.direction, iv.hook), last, iv)
             norm = d.norm()

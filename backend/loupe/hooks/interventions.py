@@ -60,7 +60,8 @@ class Steer(Intervention):
 
 @dataclass(frozen=True, kw_only=True)
 class Scale(Intervention):
-    """Multiply one neuron (`index` along the last dim) or one `direction` component by `factor`."""
+    """Multiply by `factor` one neuron (`index` along the last dim), one `direction` component, or with
+    neither the whole selected activation (one `head`'s, the chosen `positions`, or all of it)."""
 
     factor: float
     index: int | None = None

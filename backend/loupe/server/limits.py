@@ -36,6 +36,7 @@ class Limits:
     max_saved_runs: int = 16
     max_vectors: int = 64
     max_interventions: int = 256
+    max_abs_value: int = 10_000  # |x| of every number of an intervention or uploaded vector (finite, too)
     max_contrast_prompts: int = 64  # per side of vectors.from_prompts
     max_outbound_frames: int = 1024  # per session; a client that falls this far behind is dropped
     max_outbound_bytes: int = 256 << 20

@@ -15,6 +15,7 @@ import torch
 from loupe.errors import LoupeError
 from loupe.hooks.interventions import parse_intervention
 from loupe.server.limits import Limits
+from loupe.server.validate import check_intervention, check_values, check_vector
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -85,11 +86,12 @@ class SessionState:
         item.setdefault("enabled", True)
         parsed = parse_intervention(_engine_form(item))
         self.model.points[parsed.hook]  # raises unknown_hook
-        source, vector = item.get("source"), item.get("vector")
-        if isinstance(source, str) and source not in self.runs:
-            raise LoupeError("not_found", f"intervention {item['id']}: no saved run named {source!r}")
-        if isinstance(vector, str) and vector not in self.vectors:
-            raise LoupeError("not_found", f"intervention {item['id']}: no saved vector named {vector!r}")
+        for key, store, what in (("source", self.runs, "run"), ("vector", self.vectors, "vector")):
+            ref = item.get(key)
+            if isinstance(ref, str) and ref not in store:
+                raise LoupeError("not_found", f"intervention {item['id']}: no saved {what} named {ref!r}")
+        vectors = {k: v.vector for k, v in self.vectors.items()}
+        check_intervention(self.model, self.limits, _engine_form(item), vectors)
         return item
 
     def set_interventions(self, items: list[dict[str, Any]]) -> None:
@@ -140,10 +142,12 @@ class SessionState:
     def save_vector(self, name: str, vector: np.ndarray | torch.Tensor, origin: str) -> None:
         if name not in self.vectors and len(self.vectors) >= self.limits.max_vectors:
             raise LoupeError("too_large", f"at most {self.limits.max_vectors} vectors per session")
-        t = torch.from_numpy(np.array(vector, dtype=np.float32)) if isinstance(vector, np.ndarray) else vector
-        if not bool(torch.isfinite(t).all()):
-            raise LoupeError("bad_message", f"vector {name!r} has non-finite values")
-        self.vectors[name] = SavedVector(t.float(), origin)
+        if origin == "upload":
+            t = check_vector(self.model, self.limits, name, vector)
+        else:  # made by the server from the model; still never store NaN or infinity
+            t = torch.as_tensor(vector).float()
+            check_values(f"vector {name!r}", t, float("inf"), "bad_input")
+        self.vectors[name] = SavedVector(t, origin)
 
     def vectors_items(self) -> list[dict[str, Any]]:
         return [v.info(n) for n, v in self.vectors.items()]
