@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from loupe.engine.runner import _Resolver as EngineResolver
 from loupe.errors import LoupeError
 from loupe.hooks.apply import bind
 from loupe.hooks.interventions import Intervention, parse_intervention
@@ -58,17 +59,15 @@ def check_intervention(
                 "bad_intervention", f"{name}: position {p} is outside every prompt (max_prompt_tokens {reach})"
             )
 
-    def resolve(kind: str, ref: object, hook: str) -> torch.Tensor:
-        if kind == "source":  # patch sources are checked against the prompt when a run uses them
-            return torch.empty(0)
-        if isinstance(ref, str):
-            return vectors[ref]  # the session checked the name
-        if isinstance(ref, torch.Tensor):
-            return ref
-        raise LoupeError("bad_intervention", f"{name}: a vector must be a float tensor or a saved vector's name")
-
-    bind(iv, model.points, model.cfg, resolve, seq_len=0)
+    bind(iv, model.points, model.cfg, _AddResolver(model, {}, vectors), seq_len=0)
     return iv
+
+
+class _AddResolver(EngineResolver):
+    """The engine's resolver, except that patch sources are checked when a run uses them (against its prompt)."""
+
+    def __call__(self, kind: str, ref: object, hook: str) -> torch.Tensor:
+        return torch.empty(0) if kind == "source" else super().__call__(kind, ref, hook)
 
 
 def check_vector(model: HookedModel, limits: Limits, name: str, vector: np.ndarray | torch.Tensor) -> torch.Tensor:
