@@ -11,6 +11,7 @@ import { PromptBar } from './views/PromptBar';
 import { ResidualView } from './views/ResidualView';
 import { SteeringPanel } from './views/SteeringPanel';
 import { TokenStrip } from './views/TokenStrip';
+import { FeaturesPanel } from './views/features/FeaturesPanel';
 
 /** The page: React owns layout; every panel reads the shared store. */
 export function App() {
@@ -33,6 +34,7 @@ export function App() {
           <AttentionDetail />
           <LogitLens />
           <AnalysisPanel />
+          <FeaturesPanel />
         </div>
         <div className="col col-side">
           <NextToken />

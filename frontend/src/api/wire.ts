@@ -3,6 +3,8 @@
  * Server messages may carry extra fields at any time; clients ignore what they don't know.
  */
 
+import type { FeatureClientMsg, FeatureOp, FeatureServerMsg, RunFeatures, RunFeaturesRequest } from './featureWire';
+
 export type TensorDType = 'f16' | 'f32' | 'i32';
 
 /** A tensor as it travels: row-major little-endian bytes. */
@@ -16,7 +18,7 @@ export interface AblateOp { op: 'ablate'; hook: string; head?: number; mode?: 'z
 export interface PatchOp { op: 'patch'; hook: string; source: string; positions?: number[] | null; head?: number }
 export interface SteerOp { op: 'steer'; hook: string; vector: string | WireTensor; scale?: number; positions?: 'all' | number[] }
 export interface ScaleOp { op: 'scale'; hook: string; index?: number; head?: number; factor: number }
-export type Intervention = { id?: string; enabled?: boolean } & (AblateOp | PatchOp | SteerOp | ScaleOp);
+export type Intervention = { id?: string; enabled?: boolean } & (AblateOp | PatchOp | SteerOp | ScaleOp | FeatureOp);
 
 // ---------------------------------------------------------------- client → server
 
@@ -25,7 +27,7 @@ export interface PingMsg { type: 'ping'; id?: RequestId; t?: unknown }
 export interface RunMsg {
   type: 'run'; id: RequestId; prompt?: string; tokens?: number[]; capture?: string[];
   dtype?: 'f16' | 'f32'; top_k?: number; summaries?: boolean | ('resid_norm' | 'lens' | 'attn')[];
-  answer?: string; wrong?: string;
+  answer?: string; wrong?: string; features?: RunFeaturesRequest;
 }
 export interface AttentionHeadMsg { type: 'attention.head'; id: RequestId; layer: number; head: number; dtype?: 'f16' | 'f32' }
 export interface GenerateMsg {
@@ -62,7 +64,7 @@ export type ClientMsg =
   | HelloMsg | PingMsg | RunMsg | AttentionHeadMsg | GenerateMsg | InterventionsSetMsg | InterventionsAddMsg
   | InterventionsRemoveMsg | InterventionsClearMsg | RunsSaveMsg | RunsListMsg | RunsRemoveMsg
   | VectorsSaveMsg | VectorsFromPromptsMsg | VectorsListMsg | VectorsRemoveMsg | CancelMsg
-  | VectorsFromTokenMsg | VectorsFromNeuronMsg | AnalyzeMsg;
+  | VectorsFromTokenMsg | VectorsFromNeuronMsg | AnalyzeMsg | FeatureClientMsg;
 
 // ---------------------------------------------------------------- server → client
 
@@ -85,6 +87,8 @@ export interface LensSummary {
 export interface LayerSummary { resid_norm?: WireTensor; lens?: LensSummary; attn?: WireTensor }
 export interface RunLayerMsg {
   type: 'run.layer'; id: RequestId; layer: number; ms: number; tensors: Record<string, WireTensor>; summary?: LayerSummary;
+  /** On the SAE's layer when the run asked for `features`. */
+  features?: RunFeatures;
 }
 export interface Pred { token: number; str: string; prob: number; logit: number }
 export interface LogitDiff { answer: string; wrong: string; answer_token: number; wrong_token: number; value: number; clean: number }
@@ -111,7 +115,7 @@ export interface ErrorMsg { type: 'error'; id?: RequestId; code: string; message
 
 export type ServerMsg =
   | WelcomeMsg | PongMsg | RunTokensMsg | RunLayerMsg | RunResultMsg | DoneMsg | AttentionHeadReply | GenTokenMsg
-  | InterventionsReply | RunsReply | VectorsReply | CancelledReply | ErrorMsg | AnalyzeRowMsg | AnalyzeResultMsg;
+  | InterventionsReply | RunsReply | VectorsReply | CancelledReply | ErrorMsg | AnalyzeRowMsg | AnalyzeResultMsg | FeatureServerMsg;
 
 /** Request types whose final frame is `done` (or `error`); all others end with their one reply. */
 export type JobType = 'run' | 'generate' | 'runs.save' | 'vectors.from_prompts' | 'analyze';

@@ -40,7 +40,7 @@ export function connect(url: string = defaultWsUrl()): void {
       retryMs = 500;
       const s = get();
       // A new session starts empty: keep only interventions that need no saved state.
-      const keep = s.interventions.filter((i) => i.op === 'ablate' || i.op === 'scale');
+      const keep = s.interventions.filter((i) => i.op === 'ablate' || i.op === 'scale' || i.op === 'feature');
       if (keep.length < s.interventions.length) {
         notify('reconnected', `New session: ${s.interventions.length - keep.length} patch/steer intervention(s) dropped — saved runs and vectors belonged to the old session; save and build them again.`);
       }
@@ -83,7 +83,7 @@ async function startRun(): Promise<void> {
   const run = newRun(id, prompt, s.model.n_layers);
   if (prev && prev.prompt === prompt) {
     // Same prompt (an intervention changed): keep the last predictions until the new ones land.
-    Object.assign(run, { strTokens: prev.strTokens, tokenIds: prev.tokenIds, topK: prev.topK, clean: prev.clean, logitDiff: prev.logitDiff });
+    Object.assign(run, { strTokens: prev.strTokens, tokenIds: prev.tokenIds, topK: prev.topK, clean: prev.clean, logitDiff: prev.logitDiff, features: prev.features });
   }
   const samePrompt = prev?.prompt === prompt;
   const prevDetail = s.detail;
@@ -92,7 +92,8 @@ async function startRun(): Promise<void> {
   const onFrame = (m: ServerMsg) => set((st) => ({ run: st.run && st.run.id === id ? applyRunFrame(st.run, m) : st.run }));
   try {
     const answer = s.answer.trim() && s.wrong.trim() ? { answer: s.answer, wrong: s.wrong } : {};
-    await c.request<DoneMsg>({ type: 'run', prompt, top_k: 10, summaries: true, ...answer }, onFrame, id);
+    const features = s.features.sae ? { features: { sae: s.features.sae, k: s.features.k } } : {};
+    await c.request<DoneMsg>({ type: 'run', prompt, top_k: 10, summaries: true, ...answer, ...features }, onFrame, id);
   } catch (e) {
     onFrame({ type: 'error', id, code: errText(e)[0], message: errText(e)[1] });
     // Rejected before any token (e.g. too_long): keep showing the last good run.

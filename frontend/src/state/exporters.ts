@@ -25,6 +25,10 @@ export function exportJson(s: LoupeState): Record<string, unknown> {
     selected_head: s.detail && { layer: s.detail.layer, head: s.detail.head, shape: s.detail.pattern.shape, pattern: arr(s.detail.pattern.data) },
     steering: { ...s.steer, vector_info: s.vectors.find((v) => v.name === 'steer') ?? null },
     generation: s.gen && { prompt: s.gen.prompt, steered: s.gen.steered.join(''), baseline: s.gen.baseline.join('') },
+    features: s.features.sae ? {
+      sae: s.features.sae, card: s.features.card, searches: s.features.searches,
+      run: run?.features && { layer: run.features.layer, k: run.features.k, ids: Array.from(run.features.ids), values: arr(run.features.values) },
+    } : null,
     saved_runs: s.savedRuns.map((r) => ({ ...r, prompt: r.name === 'corrupt' ? s.corruptPrompt : undefined })),
   };
 }
@@ -80,6 +84,7 @@ export function pythonScript(s: LoupeState, url: string): string {
   L.push('        ld = res.logit_diff');
   L.push('        print(f"logit({ld[\'answer\']!r}) - logit({ld[\'wrong\']!r}): clean {ld[\'clean\']:+.3f}, intervened {ld[\'value\']:+.3f}")');
   L.push(...analysisLines(s));
+  L.push(...featureLines(s));
   if (s.gen) {
     L.push('', '    # Steering demo: with and without the interventions, side by side');
     L.push(`    frames = lo.generate(${py(s.gen.prompt)}, max_new_tokens=${Math.max(1, s.gen.steered.length)}, temperature=0.0, compare=True)`);
@@ -111,6 +116,33 @@ export function analysisLines(s: LoupeState): string[] {
     L.push(`    frames = lo.stream("analyze", kind="qk_ov", layer=${a.qkov.layer}, head=${a.qkov.head}, k=10)`);
     L.push(`    c = ${result}`);
     L.push('    print("OV copying score", round(c["copying_score"], 3), "top OV:", list(zip(c["ov_top"]["rows_str"], c["ov_top"]["cols_str"]))[:5])');
+  }
+  return L;
+}
+
+const chips = (v: string) => `[(h["index"], round(h["score"], 2), h["label"]) for h in ${v}["results"][:8]]`;
+
+/** Script lines (inside `with SyncClient(URL) as lo:`) for the feature searches and the open card. */
+export function featureLines(s: LoupeState): string[] {
+  const f = s.features;
+  const sae = f.sae;
+  if (!sae || (!f.searches.length && !f.card)) return [];
+  const L: string[] = ['', `    # Features of the sparse autoencoder ${py(sae)} (feature interventions are in INTERVENTIONS)`];
+  for (const r of f.searches) {
+    if (r.by === 'contrast') {
+      L.push(`    hits = lo.call("features.contrast", sae=${py(sae)}, a=${py(r.a)}, b=${py(r.b)}, k=20)`);
+      L.push(`    print("contrast A - B:", ${chips('hits')})`);
+    } else if (r.by === 'span') {
+      L.push(`    hits = lo.call("features.search", sae=${py(sae)}, by="span", prompt=${py(r.prompt)}, positions=${py(r.positions)}, k=20)`);
+      L.push(`    print("most active on positions ${(r.positions ?? []).join(',')}:", ${chips('hits')})`);
+    } else {
+      L.push(`    hits = lo.call("features.search", sae=${py(sae)}, by=${py(r.by)}, query=${py(r.query)}, k=20)`);
+      L.push(`    print(${py(`by ${r.by} ${JSON.stringify(r.query)}:`)}, ${chips('hits')})`);
+    }
+  }
+  if (f.card && f.card.sae === sae) {
+    L.push(`    card = lo.call("features.info", sae=${py(sae)}, index=${f.card.index})`);
+    L.push('    print("feature", card["index"], card["label"], "density", card["density"], "top context:", "".join(card["contexts"][0]["tokens"]))');
   }
   return L;
 }

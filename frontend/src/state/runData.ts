@@ -5,6 +5,7 @@
 import { decodeTensor } from '../api/codec';
 import type { LogitDiff, Pred, RunLayerMsg, RunResultMsg, RunTokensMsg, ServerMsg } from '../api/wire';
 import type { LayerThumbs } from '../viz/attentionGrid';
+import { decodeRunFeatures, type TokenFeatures } from './features';
 
 /** What one layer contributes to the views. */
 export interface LayerData {
@@ -33,6 +34,8 @@ export interface RunView {
   clean: Pred[];
   intervened: boolean;
   logitDiff?: LogitDiff;
+  /** Top-k SAE features per token, when the run asked for them (arrives with the SAE's layer). */
+  features?: TokenFeatures;
   ms?: number;
   status: RunStatus;
   error?: string;
@@ -78,7 +81,8 @@ export function applyRunFrame(run: RunView, msg: ServerMsg): RunView {
       const m = msg as RunLayerMsg;
       const layers = run.layers.slice();
       layers[m.layer] = layerData(m);
-      return { ...run, layers, layersDone: Math.max(run.layersDone, m.layer + 1) };
+      const features = m.features ? decodeRunFeatures(m.features, m.layer) : run.features;
+      return { ...run, layers, layersDone: Math.max(run.layersDone, m.layer + 1), features };
     }
     case 'run.result': {
       const m = msg as RunResultMsg;

@@ -8,6 +8,8 @@ import type { Tensor } from '../api/codec';
 import type { Intervention, Limits, ModelInfo, SavedRun, VectorInfo } from '../api/wire';
 import type { HeadMark } from '../viz/attentionGrid';
 import { initialAnalysis, type AnalysisState } from './analysis';
+import { initialFeatures, type FeatureState } from './featureState';
+import { describeFeatureOp } from './features';
 import type { RunView } from './runData';
 
 export const DEFAULT_PROMPT = 'When Mary and John went to the store, John gave a drink to';
@@ -56,6 +58,8 @@ export interface LoupeState {
   history: string[];
   /** The Analyses panel: patching, attribution, head roles, QK/OV. */
   analysis: AnalysisState;
+  /** The Features panel: sparse-autoencoder features of the run, cards, searches. */
+  features: FeatureState;
 }
 
 export const initialState: LoupeState = {
@@ -65,7 +69,7 @@ export const initialState: LoupeState = {
   answer: ' Mary', wrong: ' John', corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], vectors: [],
   steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because',
     source: 'prompts', token: ' love', neuronLayer: 10, neuronIndex: 0 },
-  gen: null, notices: [], headMarks: [], history: [], analysis: initialAnalysis,
+  gen: null, notices: [], headMarks: [], history: [], analysis: initialAnalysis, features: initialFeatures,
 };
 
 export const useLoupe = create<LoupeState>()(() => ({ ...initialState }));
@@ -128,6 +132,7 @@ export function upsert(items: Intervention[], item: Intervention): Intervention[
 
 /** Human-readable one-liner for an intervention. */
 export function describe(it: Intervention): string {
+  if (it.op === 'feature') return describeFeatureOp(it);
   const m = /^blocks\.(\d+)\.(.*)$/.exec(it.hook);
   const where = m ? `L${m[1]} ${m[2].replace(/(^|\.)hook_/, '$1')}` : it.hook;
   const pos = 'positions' in it && Array.isArray(it.positions) ? ` @pos ${it.positions.join(',')}` : '';
