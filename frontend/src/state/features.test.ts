@@ -3,7 +3,7 @@ import { encodeTensor } from '../api/codec';
 import type { ServerMsg } from '../api/wire';
 import {
   contextCells, decodeRunFeatures, describeFeatureOp, featureFromSearch, featureIntervention, histogramBars, lines, parseFeatureRef,
-  pickSae, promptTop, sliderSpec, stripFeatures, stripMatrix, tokenTop, withFeatureParam,
+  pickSae, sliderSpec, stripFeatures, stripMatrix, tokenTop, withFeatureParam,
 } from './features';
 import { pythonScript } from './exporters';
 import { initialFeatures } from './featureState';
@@ -37,13 +37,11 @@ describe('run features', () => {
     expect(tokenTop(tf(), 2)).toEqual([{ index: 5, value: 4 }, { index: 3, value: 0.5 }]);
     expect(tokenTop(tf(), 5)).toEqual([]);
   });
-  it('ranks the prompt by each feature’s best activation, skipping the first token', () => {
-    expect(promptTop(tf())).toEqual([{ index: 5, value: 4 }, { index: 3, value: 2 }, { index: 7, value: 1 }]);
-    expect(promptTop(tf(), 8, false)[0]).toEqual({ index: 7, value: 9 });
-  });
   it('builds the strip: pinned first, then the focused token’s features, as an [F, T] matrix', () => {
     expect(stripFeatures(tf(), 2, [7], 3)).toEqual([7, 5, 3]);
     expect(stripFeatures(tf(), null, [], 2)).toEqual([5, 3]);
+    expect(stripFeatures(tf(), 1, [3], 1)).toEqual([3]);
+    expect(stripFeatures(tf(), 9, [], 8)).toEqual([5, 3]);
     const m = stripMatrix(tf(), [7, 3]);
     expect(Array.from(m)).toEqual([9, 1, 0, 0, 2, 0.5]);
   });

@@ -70,23 +70,13 @@ export function tokenTop(tf: TokenFeatures, pos: number, n = tf.k): FeatureAct[]
   return out.sort((a, b) => b.value - a.value).slice(0, n);
 }
 
-/** Each feature's best activation over the prompt (from the per-token top-k), strongest first. */
-export function promptTop(tf: TokenFeatures, n = 8, skipFirst = true): FeatureAct[] {
-  const best = new Map<number, number>();
-  for (let t = skipFirst && tf.T > 1 ? 1 : 0; t < tf.T; t++) {
-    for (const a of tokenTop(tf, t)) best.set(a.index, Math.max(best.get(a.index) ?? 0, a.value));
-  }
-  return [...best].map(([index, value]) => ({ index, value })).sort((a, b) => b.value - a.value).slice(0, n);
-}
+/** The token the features views describe: the focused one, else the last. */
+export const featureToken = (tf: TokenFeatures, focus: number | null): number => (focus !== null && focus < tf.T ? focus : tf.T - 1);
 
-/**
- * The rows of the features × tokens strip: pinned features first, then the focused token's
- * features (or, with no focus, the prompt's strongest; the first token, usually a sink, is skipped).
- */
+/** The rows of the features × tokens strip: pinned features first, then those of the token shown (`featureToken`). */
 export function stripFeatures(tf: TokenFeatures, focus: number | null, pinned: number[], n = 8): number[] {
-  const rest = focus !== null ? tokenTop(tf, focus) : promptTop(tf, n);
   const out = [...pinned];
-  for (const a of rest) if (!out.includes(a.index)) out.push(a.index);
+  for (const a of tokenTop(tf, featureToken(tf, focus))) if (!out.includes(a.index)) out.push(a.index);
   return out.slice(0, Math.max(n, pinned.length));
 }
 

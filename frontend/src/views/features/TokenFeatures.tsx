@@ -1,6 +1,6 @@
 import { useEffect, useMemo } from 'react';
 import { ensureLabels, openFeature, togglePin } from '../../state/featureActions';
-import { labelOf, tokenTop } from '../../state/features';
+import { featureToken, labelOf, tokenTop } from '../../state/features';
 import { set, useLoupe } from '../../state/store';
 import { showToken } from '../../viz/scales';
 
@@ -20,7 +20,7 @@ export function TokenFeatures({ rows = 10 }: TokenFeaturesProps) {
   const focus = useLoupe((s) => s.focusPos);
   const labels = useLoupe((s) => s.features.labels);
   const pinned = useLoupe((s) => s.features.pinned);
-  const pos = focus ?? (tf ? tf.T - 1 : -1);
+  const pos = tf ? featureToken(tf, focus) : -1;
   const acts = useMemo(() => (tf ? tokenTop(tf, pos, rows) : []), [tf, pos, rows]);
   useEffect(() => {
     if (tf) ensureLabels(acts.map((a) => ({ sae: tf.sae, index: a.index })));
@@ -50,7 +50,7 @@ export function TokenFeatures({ rows = 10 }: TokenFeaturesProps) {
                 <span className="fbar-label">{labelOf(labels, ref)}</span>
               </button>
               <button type="button" className={`icon small${pinned.includes(a.index) ? ' pinned' : ''}`} aria-label={`pin feature ${a.index} in the strip`}
-                title="pin in the heat strip" onClick={() => togglePin(a.index)}>⌖</button>
+                title="pin in the heat strip" onClick={() => togglePin(a.index)}>{pinned.includes(a.index) ? 'unpin' : 'pin'}</button>
             </li>
           );
         })}
