@@ -17,7 +17,7 @@ import torch
 from loupe.engine.runner import _Resolver as EngineResolver
 from loupe.errors import LoupeError
 from loupe.hooks.apply import bind
-from loupe.hooks.interventions import Intervention, parse_intervention
+from loupe.hooks.interventions import Feature, Intervention, parse_intervention
 from loupe.server.limits import Limits
 
 if TYPE_CHECKING:
@@ -41,10 +41,11 @@ def check_intervention(
 ) -> Intervention:
     """The parsed intervention of `item` (engine form: tensors, not numpy), or LoupeError naming what is wrong."""
     iv = parse_intervention(item)
-    model.points[iv.hook]  # unknown_hook, with a suggestion
+    if iv.hook or not isinstance(iv, Feature):  # a feature intervention's hook is its SAE's (bind checks it)
+        model.points[iv.hook]  # unknown_hook, with a suggestion
     name = f"intervention {iv.id or ''} ({iv.op} on {iv.hook})".replace("  ", " ")
     bound = float(limits.max_abs_value)
-    for key in ("scale", "factor"):
+    for key in ("scale", "factor", "value"):
         value = getattr(iv, key, None)
         if value is not None:
             check_values(f"{name}.{key}", float(value), bound, "bad_intervention")
