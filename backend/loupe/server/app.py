@@ -70,7 +70,8 @@ def create_app(
         try:
             await session.serve()
         finally:
-            sessions.discard(session)
+            sessions.discard(session)  # at once, even while a client that does not read holds its socket
+        await session.link.finish()
 
     async def health(request: Request) -> Response:
         scheduler = host.scheduler

@@ -38,8 +38,9 @@ class Limits:
     max_interventions: int = 256
     max_abs_value: int = 10_000  # |x| of every number of an intervention or uploaded vector (finite, too)
     max_contrast_prompts: int = 64  # per side of vectors.from_prompts
-    max_outbound_frames: int = 1024  # per session; a client that falls this far behind is dropped
-    max_outbound_bytes: int = 256 << 20
+    max_outbound_frames: int = 1024  # per session; a client that falls this far behind is dropped (1008)
+    max_outbound_bytes: int = 64 << 20
+    slow_client_timeout_s: int = 30  # one frame waiting this long for the socket drops the client (1008)
     last_run_pattern_bytes: int = 256 << 20  # patterns kept for attention.head (float16)
 
     def unpack(self) -> UnpackLimits:

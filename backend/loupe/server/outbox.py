@@ -29,7 +29,7 @@ class Outbox:
         if self.closed:
             return
         if self._queue.qsize() >= self._max_frames or self._bytes + len(frame) > self._max_bytes:
-            self.close()
+            self.clear()
             self._on_overflow()
             return
         self._bytes += len(frame)
@@ -46,6 +46,14 @@ class Outbox:
         if frame is not None:
             self._bytes -= len(frame)
         return frame
+
+    def clear(self) -> None:
+        """Discard every queued frame (their memory goes back now) and close: nothing more goes out."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._bytes = 0
+        self.closed = False
+        self.close()
 
     def close(self) -> None:
         if not self.closed:

@@ -8,7 +8,6 @@ worker threads. Every bad input gets an `error` frame and the session keeps goin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import functools
 import hmac
@@ -31,7 +30,7 @@ from loupe.server.analyses import analyze_job
 from loupe.server.analyses_base import vector_job
 from loupe.server.forward import attention_head_job, run_job
 from loupe.server.jobs import Commit, Host, JobContext, generate_job, save_run_job, vectors_job
-from loupe.server.outbox import Outbox
+from loupe.server.link import Link
 from loupe.server.protocol import Request
 from loupe.server.state import SessionState
 
@@ -73,10 +72,8 @@ class Session:
         self.jobs: dict[str | int, Job] = {}  # queued or running, by request id
         self._queue: deque[Job] = deque()
         self._wake = asyncio.Event()
-        self._closing: asyncio.Task[None] | None = None
-        lim = host.limits
-        self.outbox = Outbox(asyncio.get_running_loop(), lim.max_outbound_frames, lim.max_outbound_bytes, self._drop)
-        self._unpack_limits = lim.unpack()
+        self.link = Link(ws, host.limits, on_drop=lambda: self.close(1008, "client too slow"))
+        self._unpack_limits = host.limits.unpack()
         self._handlers: dict[str, Callable[[Request], dict[str, Any] | None]] = {
             "hello": self.on_hello,
             "ping": lambda r: {"type": "pong", "t": r["t"]},
@@ -96,19 +93,25 @@ class Session:
     # --- connection -----------------------------------------------------------------------------
 
     async def serve(self) -> None:
+        """Serve until the client leaves or the session is closed (then `link.finish()` closes the socket).
+
+        On return the session's jobs are cancelled and its state is freed."""
         await self.ws.accept()
-        self._sender = asyncio.create_task(self._send_loop())
-        tasks = [self._sender, asyncio.create_task(self._job_loop()), asyncio.create_task(self._hello_deadline())]
+        self.link.start()
+        ends = [asyncio.create_task(self._receive_loop()), asyncio.create_task(self.link.ended.wait())]
+        self._tasks = [asyncio.create_task(self._job_loop()), asyncio.create_task(self._hello_deadline()), *ends]
         try:
-            await self._receive_loop()
-        finally:
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # no awaits here: the ASGI server may be cancelling this task
             self.conn = ConnState.CLOSED
             for job in self.jobs.values():
                 job.ctx.cancel.set()
-            self.outbox.close()
-            for t in tasks:
+            self.link.outbox.close()
+            for t in self._tasks:
                 t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            self.jobs.clear()
+            self._queue.clear()
+            self.state = SessionState(self.host.model, self.host.limits)  # saved runs, vectors, patterns: freed
 
     async def _receive_loop(self) -> None:
         while True:
@@ -134,25 +137,15 @@ class Session:
             self.send_error(None, LoupeError("no_hello", f"no accepted hello within {seconds} s; closing"))
             self.close(1008, "no hello")
 
-    async def _send_loop(self) -> None:
-        while (frame := await self.outbox.get()) is not None:
-            await self.ws.send_bytes(frame)
-
-    def _drop(self) -> None:
-        """The client stopped reading: close rather than buffer without bound."""
-        log.warning("session %s: outbound queue full, dropping the client", self.id)
-        self.close(1008, "client too slow")
-
     def close(self, code: int, reason: str) -> None:
-        """Stop the session's jobs, send what is queued, then close the WebSocket with `code`."""
+        """Stop the session's jobs and end it; what is queued goes out, then a close frame with `code`."""
         self.conn = ConnState.CLOSED
         for job in self.jobs.values():
             job.ctx.cancel.set()
-        self.outbox.close()
-        self._closing = asyncio.create_task(self._close_after_flush(code, reason))
+        self.link.close(code, reason)
 
     def send(self, message: dict[str, Any]) -> None:
-        self.outbox.put(pack(message))
+        self.link.put(pack(message))
 
     def send_error(self, rid: str | int | None, err: LoupeError) -> None:
         msg: dict[str, Any] = {"type": "error", "code": err.code, "message": err.message}
@@ -211,13 +204,6 @@ class Session:
             "limits": self.host.limits.public(),
         }
 
-    async def _close_after_flush(self, code: int, reason: str) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):  # queued frames (an error) go out first
-            await asyncio.wait_for(asyncio.shield(self._sender), 5.0)
-        self._sender.cancel()
-        with contextlib.suppress(Exception):
-            await self.ws.close(code=code, reason=reason)
-
     def _interventions(self, change: Callable[..., None], arg: Any) -> dict[str, Any]:
         change(arg)
         return {"type": "interventions", "items": self.state.interventions}
@@ -234,7 +220,8 @@ class Session:
         assert req.id is not None
         if len(self.jobs) >= self.host.limits.max_queued_jobs:
             raise LoupeError("busy", f"this session already has {len(self.jobs)} jobs queued or running")
-        ctx = JobContext(self.host, self.id, req, self.state.snapshot(), threading.Event(), self.outbox.put_threadsafe)
+        emit = self.link.outbox.put_threadsafe
+        ctx = JobContext(self.host, self.id, req, self.state.snapshot(), threading.Event(), emit)
         job = Job(ctx)
         self.jobs[req.id] = job
         self._queue.append(job)
