@@ -20,16 +20,21 @@ test('the default IOI prompt renders every view', async ({ page }) => {
   const L = await layerCount(page);
   expect(L).toBeGreaterThan(0);
   await waitForRun(page, L);
-  for (const id of ['prompt-input', 'token-strip', 'layer-scrubber', 'attention-grid', 'attention-detail', 'residual-view', 'logit-lens', 'intervention-panel', 'steering-panel']) {
+  for (const id of ['prompt-input', 'token-strip', 'layer-scrubber', 'attention-grid', 'attention-detail', 'intervention-panel', 'steering-panel']) {
     await expect(page.getByTestId(id)).toBeVisible();
   }
   await expect(page.getByTestId('prompt-input')).toHaveValue(/When Mary and John went to the store/);
   await expect(page.getByTestId('token-strip').getByRole('option')).toHaveCount(14);
   // The head detail is filled on its own (a head is picked after the first run).
   await expect(page.getByTestId('attention-detail').locator('canvas')).toBeVisible();
-  for (const id of ['attention-grid', 'attention-detail', 'logit-lens', 'residual-view']) {
-    expect(await inkFraction(page, id), `${id} canvas is drawn`).toBeGreaterThan(0.05);
+  expect(await inkFraction(page, 'attention-grid'), 'the grid is drawn').toBeGreaterThan(0.05);
+  // The head pattern, the logit lens and the residual view share the tab area.
+  for (const [tab, id] of [['head', 'attention-detail'], ['lens', 'logit-lens'], ['resid', 'residual-view']]) {
+    await page.getByTestId(`tab-${tab}`).click();
+    await expect(page.getByTestId(id)).toBeVisible();
+    await expect.poll(() => inkFraction(page, id), { message: `${id} canvas is drawn` }).toBeGreaterThan(0.05);
   }
+  await page.getByTestId('tab-head').click();
   await expect(page.getByTestId('top-clean')).toContainText('Mary');
   await expect(page.getByTestId('logit-diff')).toContainText('clean +');
   await page.screenshot({ path: screenshotPath('screenshot-default.png'), fullPage: true });
@@ -54,7 +59,8 @@ test('a new prompt renders', async ({ page }) => {
   await waitForRun(page, L);
   await expect(page.getByTestId('token-strip').getByRole('option')).toHaveCount(9);
   await expect(page.getByTestId('top-clean').locator('.pred')).toHaveCount(6);
-  expect(await inkFraction(page, 'logit-lens')).toBeGreaterThan(0.05);
+  await page.getByTestId('tab-lens').click();
+  await expect.poll(() => inkFraction(page, 'logit-lens')).toBeGreaterThan(0.05);
 });
 
 test('ablating a head changes the prediction shown', async ({ page }) => {
@@ -136,7 +142,8 @@ test('a server error is shown plainly and the page keeps working', async ({ page
   await expect(page.getByTestId('connection')).toHaveText(/connected/);
   // The last good run stays on screen.
   await expect(page.getByTestId('token-strip').getByRole('option')).toHaveCount(14);
-  expect(await inkFraction(page, 'logit-lens')).toBeGreaterThan(0.05);
+  await page.getByTestId('tab-lens').click();
+  await expect.poll(() => inkFraction(page, 'logit-lens')).toBeGreaterThan(0.05);
   await box.fill('Once upon a time');
   await box.press('Enter');
   await expect(page.getByTestId('token-strip')).toContainText('Once');

@@ -1,19 +1,11 @@
-import { AnalysisPanel } from './views/AnalysisPanel';
-import { AttentionDetail } from './views/AttentionDetail';
-import { AttentionGrid } from './views/AttentionGrid';
 import { Header } from './views/Header';
-import { InterventionPanel } from './views/InterventionPanel';
 import { LayerScrubber } from './views/LayerScrubber';
-import { LogitLens } from './views/LogitLens';
-import { NextToken } from './views/NextToken';
 import { Notices } from './views/Notices';
 import { PromptBar } from './views/PromptBar';
-import { ResidualView } from './views/ResidualView';
-import { SteeringPanel } from './views/SteeringPanel';
 import { TokenStrip } from './views/TokenStrip';
-import { FeaturesPanel } from './views/features/FeaturesPanel';
+import { Workspace } from './views/Workspace';
 
-/** The page: React owns layout; every panel reads the shared store. */
+/** The page: header, prompt and tokens, then the workspace (grid, tab areas, side panels). */
 export function App() {
   return (
     <div className="app">
@@ -26,23 +18,7 @@ export function App() {
           <LayerScrubber />
         </div>
       </div>
-      <main className="main">
-        <div className="col col-grid">
-          <AttentionGrid />
-        </div>
-        <div className="col col-center">
-          <AttentionDetail />
-          <LogitLens />
-          <AnalysisPanel />
-          <FeaturesPanel />
-        </div>
-        <div className="col col-side">
-          <NextToken />
-          <InterventionPanel />
-          <SteeringPanel />
-          <ResidualView />
-        </div>
-      </main>
+      <Workspace />
     </div>
   );
 }

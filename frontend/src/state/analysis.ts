@@ -7,7 +7,6 @@ import type { AnalyzeResultMsg, AnalyzeRowMsg, WireTensor } from '../api/wire';
 import type { HeadMark } from '../viz/attentionGrid';
 
 export type PatchOver = 'heads' | 'resid' | 'layers';
-export type AnalysisTab = 'patch' | 'dla' | 'roles' | 'qkov';
 
 export interface Labeled { label: string; value: number }
 
@@ -43,7 +42,6 @@ export interface QkOvView {
 }
 
 export interface AnalysisState {
-  tab: AnalysisTab;
   over: PatchOver;
   patch: PatchView | null;
   dla: DlaView | null;
@@ -55,7 +53,7 @@ export interface AnalysisState {
 }
 
 export const initialAnalysis: AnalysisState = {
-  tab: 'patch', over: 'heads', patch: null, dla: null, roles: null, showRoles: true, qkov: null, busy: null,
+  over: 'heads', patch: null, dla: null, roles: null, showRoles: true, qkov: null, busy: null,
 };
 
 /** Row and column labels of a sweep, as the server names them (proto/README.md, analyze patch). */

@@ -60,6 +60,8 @@ export interface LoupeState {
   analysis: AnalysisState;
   /** The Features panel: sparse-autoencoder features of the run, cards, searches. */
   features: FeatureState;
+  /** Which tab each tab area of the workspace shows (area 1 only on wide screens); never the same tab twice. */
+  tabs: [string, string];
 }
 
 export const initialState: LoupeState = {
@@ -70,6 +72,7 @@ export const initialState: LoupeState = {
   steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because',
     source: 'prompts', token: ' love', neuronLayer: 10, neuronIndex: 0 },
   gen: null, notices: [], headMarks: [], history: [], analysis: initialAnalysis, features: initialFeatures,
+  tabs: ['head', 'lens'],
 };
 
 export const useLoupe = create<LoupeState>()(() => ({ ...initialState }));
