@@ -49,11 +49,13 @@ def create_app(
     allowed_origins: Iterable[str] = (),
     bind: str = "127.0.0.1",
     allowed_hosts: Iterable[str] = (),
+    replica: str | None = None,
 ) -> Starlette:
     """An ASGI app serving `model`; `token`, when set, must come in every session's hello.
 
     `allowed_origins` adds browser origins (or host names) to the same-host / loopback rule. A server
-    whose `bind` address is loopback answers only to loopback `Host` names plus `allowed_hosts`."""
+    whose `bind` address is loopback answers only to loopback `Host` names plus `allowed_hosts`.
+    `replica` names this server among several behind a balancer (in `welcome` and /api/health)."""
     host = Host(model, limits or Limits())
     sessions: set[Session] = set()
     allowed = parse_origins(allowed_origins)
@@ -65,7 +67,7 @@ def create_app(
         if len(sessions) >= host.limits.max_sessions:
             await refuse_full(ws, host.limits.max_sessions)
             return
-        session = Session(ws, host, token)
+        session = Session(ws, host, token, replica)
         sessions.add(session)
         try:
             await session.serve()
@@ -85,7 +87,7 @@ def create_app(
             "jobs": sum(len(s.jobs) for s in sessions),  # queued or running, all sessions
             "pending": scheduler.pending() if scheduler is not None else 0,  # runs waiting for a batch
         }
-        return ORJSONResponse(body)
+        return ORJSONResponse(body if replica is None else {**body, "replica": replica})
 
     async def model_endpoint(request: Request) -> Response:
         return ORJSONResponse({**model_info(host), "limits": host.limits.public()})

@@ -25,6 +25,7 @@ def serving(
     host: str = "127.0.0.1",
     token: str | None = None,
     allowed_origins: Iterable[str] = (),
+    replica: str | None = None,
 ) -> Iterator[str]:
     """Start uvicorn on a free port in a daemon thread, yield its WebSocket URL, stop it on exit."""
     limits = limits or Limits()
@@ -32,7 +33,7 @@ def serving(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    app = create_app(model, limits, token=token, allowed_origins=allowed_origins, bind=host)
+    app = create_app(model, limits, token=token, allowed_origins=allowed_origins, bind=host, replica=replica)
     config = uvicorn.Config(app, log_level="warning", ws_max_size=limits.transport_max_bytes, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loupe-server")

@@ -64,8 +64,8 @@ class Job:
 class Session:
     """Serves one accepted WebSocket until it closes; `token` is the server's token, if any."""
 
-    def __init__(self, ws: WebSocket, host: Host, token: str | None = None) -> None:
-        self.ws, self.host, self.token = ws, host, token
+    def __init__(self, ws: WebSocket, host: Host, token: str | None = None, replica: str | None = None) -> None:
+        self.ws, self.host, self.token, self.replica = ws, host, token, replica
         self.id = secrets.token_hex(8)
         self.conn = ConnState.OPEN
         self.state = SessionState(host.model, host.limits)
@@ -195,7 +195,7 @@ class Session:
             self.close(4401, "unauthorized")
             return None
         self.conn = ConnState.READY
-        return {
+        welcome = {
             "type": "welcome",
             "protocol": protocol.PROTOCOL_VERSION,
             "session": self.id,
@@ -203,6 +203,7 @@ class Session:
             "model": model_info(self.host),
             "limits": self.host.limits.public(),
         }
+        return welcome if self.replica is None else {**welcome, "replica": self.replica}
 
     def _interventions(self, change: Callable[..., None], arg: Any) -> dict[str, Any]:
         change(arg)
