@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import urllib.request
@@ -67,6 +68,10 @@ def create_balancer(
     are checked as `loupe serve` checks them; the replicas check the token in `hello`."""
     allowed = parse_origins(allowed_origins)
 
+    def lost(r: Replica) -> None:
+        log.warning("replica %s at %s lost; its sessions are closed with 1012", r.replica, r.url)
+        registry.drop(r.replica)
+
     async def ws_endpoint(ws: WebSocket) -> None:
         if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), allowed):
             await ws.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
@@ -90,12 +95,9 @@ def create_balancer(
             await ws.accept()
             registry.opened(r, 1)
             try:
-                lost = await pipe(ws, upstream)
+                await pipe(ws, upstream, functools.partial(lost, r))
             finally:
                 registry.opened(r, -1)
-            if lost:
-                log.warning("replica %s at %s lost; its sessions are closed with 1012", r.replica, r.url)
-                registry.drop(r.replica)
             return
         await refuse(ws, "busy", "no live replica answered; try again later", 1013)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from starlette.websockets import WebSocket
 from websockets.asyncio.client import ClientConnection, connect
@@ -39,9 +40,9 @@ async def _upstream_to_client(client: WebSocket, upstream: ClientConnection) -> 
             await client.send_text(frame)
 
 
-async def pipe(client: WebSocket, upstream: ClientConnection) -> bool:
-    """Relay until either side ends; close the other side the same way. True when the replica was lost
-    (the connection broke without a close frame): the client then gets close code 1012."""
+async def pipe(client: WebSocket, upstream: ClientConnection, on_lost: Callable[[], None]) -> None:
+    """Relay until either side ends; close the other side the same way. When the replica was lost (the
+    connection broke without a close frame) call `on_lost`, then close the client with code 1012."""
     tasks = [
         asyncio.create_task(_client_to_upstream(client, upstream)),
         asyncio.create_task(_upstream_to_client(client, upstream)),
@@ -54,12 +55,11 @@ async def pipe(client: WebSocket, upstream: ClientConnection) -> bool:
         await asyncio.gather(*tasks, return_exceptions=True)
     client_left = tasks[0].done() and not tasks[0].cancelled() and tasks[0].exception() is None
     if client_left:
-        return False
+        return
     await upstream.close()
     rcvd = upstream.close_exc.rcvd if isinstance(upstream.close_exc, ConnectionClosed) else None
     code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (LOST_CODE, LOST_REASON)
-    if code in RESERVED:
-        code = 1000
+    if rcvd is None:
+        on_lost()
     with contextlib.suppress(Exception):  # the client may have gone at the same moment
-        await client.close(code=code, reason=reason)
-    return rcvd is None
+        await client.close(code=1000 if code in RESERVED else code, reason=reason)

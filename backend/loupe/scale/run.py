@@ -41,6 +41,21 @@ def wait_ready(spec: ScaleSpec, timeout_s: float) -> dict[str, Any]:
     raise LoupeError("not_ready", f"{wanted} replicas did not come up within {timeout_s:.0f} s")
 
 
+def start_ray(address: str | None, num_cpus: int | None, tries: int = 3) -> None:
+    """Connect to Ray at `address`, or start a local loopback-only one. On a loaded machine a local start can
+    time out (Ray waits a fixed 30 s for its raylet to register): shut the half-started one down and retry."""
+    local: dict[str, Any] = {"num_cpus": num_cpus, "_node_ip_address": "127.0.0.1"} if address is None else {}
+    for attempt in range(1, tries + 1):
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
+            return
+        except Exception as exc:
+            ray.shutdown()
+            if attempt == tries or "timed out during startup" not in str(exc):
+                raise
+            print(f"Ray did not start in time ({exc}); trying again", file=sys.stderr)
+
+
 @contextlib.contextmanager
 def deployed(
     spec: ScaleSpec, address: str | None = None, num_cpus: int | None = None, timeout_s: float = 600
@@ -49,8 +64,7 @@ def deployed(
     Yields the balancer's first healthy /api/health."""
     started_ray = not ray.is_initialized()
     if started_ray:
-        local: dict[str, Any] = {"num_cpus": num_cpus, "_node_ip_address": "127.0.0.1"} if address is None else {}
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
+        start_ray(address, num_cpus)
     try:
         serve.start(proxy_location="Disabled")
         serve.run(build(spec), name=APP_NAME, route_prefix=None)

@@ -1,0 +1,96 @@
+"""A real local Ray cluster (loopback only, 2 logical CPUs): 2 replicas of a tiny model behind the balancer.
+
+Ray starts once for the module (about a minute on a small machine) and is shut down at its end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+import loupe
+from loupe.scale.proxy import LOST_CODE
+from loupe.server.background import serving
+from tests.scale.conftest import ABLATE, LIMITS, PROMPTS, run_top, same_predictions
+from tests.server.wire import Raw
+
+pytest.importorskip("ray.serve")
+from loupe.scale.run import deployed  # these need ray
+from loupe.scale.spec import ScaleSpec
+
+PORT = 8711
+WS = f"ws://127.0.0.1:{PORT}/ws"
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def cluster(tiny_dir: Path) -> Iterator[dict[str, Any]]:
+    spec = ScaleSpec(models=(str(tiny_dir),), replicas=2, port=PORT, limits=LIMITS, num_cpus=0.5)
+    with deployed(spec, num_cpus=2, timeout_s=480) as health:
+        yield health
+
+
+def health() -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(f"http://127.0.0.1:{PORT}/api/health", timeout=30).json()
+    return body
+
+
+async def test_six_sessions_spread_over_two_replicas_and_match_one_process(
+    cluster: dict[str, Any], tiny_local: loupe.HookedModel
+) -> None:
+    replicas = {r["replica"] for r in cluster["replicas"]}
+    assert len(replicas) == 2
+    sessions = [await Raw.connect(WS) for _ in PROMPTS]
+    seen = [s.welcome["replica"] for s in sessions]
+    assert set(seen) == replicas and seen.count(seen[0]) == 3
+    with serving(tiny_local, LIMITS) as alone:
+        direct = await Raw.connect(alone)
+        want = [await run_top(direct, p) for p in PROMPTS]
+        await direct.close()
+    got = await asyncio.gather(*(run_top(s, p) for s, p in zip(sessions, PROMPTS, strict=True)))
+    assert same_predictions(got, want)
+    # session 0 ablates; the two sessions on its replica and the three on the other see no change
+    await sessions[0].request({"type": "interventions.set", "id": "i", "items": [ABLATE]})
+    after = await asyncio.gather(*(run_top(s, PROMPTS[0], "again") for s in sessions))
+    assert not same_predictions(after[:1], want[:1])
+    assert same_predictions(after[1:], [want[0]] * 5)
+    assert health()["sessions"] == 6
+    for s in sessions:
+        await s.close()
+
+
+async def test_a_killed_replica_closes_its_sessions_and_comes_back(cluster: dict[str, Any]) -> None:
+    sessions = [await Raw.connect(WS) for _ in range(4)]
+    victim = sessions[0].welcome["replica"]
+    pid = next(r["pid"] for r in health()["replicas"] if r["replica"] == victim)
+    doomed = [s for s in sessions if s.welcome["replica"] == victim]
+    kept = [s for s in sessions if s.welcome["replica"] != victim]
+    assert len(doomed) == len(kept) == 2
+    before = [await run_top(s, PROMPTS[2]) for s in kept]
+    os.kill(pid, signal.SIGKILL)
+    for s in doomed:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await s.recv(timeout=120)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == LOST_CODE
+    again = await Raw.connect(WS)  # a reconnecting client lands on a live replica
+    assert again.welcome["replica"] != victim
+    assert same_predictions([await run_top(s, PROMPTS[2]) for s in kept], before)
+    assert same_predictions([await run_top(again, PROMPTS[2])], before[:1])
+    deadline = time.monotonic() + 480  # Ray starts a new replica in the killed one's place
+    while time.monotonic() < deadline:
+        live = [r for r in health()["replicas"] if r["status"] == "ok"]
+        if len(live) == 2 and victim not in {r["replica"] for r in live}:
+            break
+        await asyncio.sleep(2)
+    else:
+        pytest.fail(f"no replacement replica within 480 s: {health()}")
+    for s in [*kept, again]:
+        await s.close()
