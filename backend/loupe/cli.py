@@ -76,9 +76,16 @@ def serve_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="change one limit (repeatable), e.g. --limit max_sessions=32; see the list below",
     )
+    from loupe.scale.cli import add_ray_args
+
+    add_ray_args(p)
 
 
 def serve_main(args: argparse.Namespace) -> int:
+    if args.ray:
+        from loupe.scale.cli import serve_ray_main
+
+        return serve_ray_main(args)
     import uvicorn
 
     import loupe

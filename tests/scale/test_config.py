@@ -1,0 +1,73 @@
+"""Settings of a scaled-out Loupe: `loupe serve --ray` options, deploy/serve.yaml args, the autoscaling policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from loupe.cli import parser
+from loupe.errors import LoupeError
+from loupe.scale.cli import _autoscale
+from loupe.scale.spec import ScaleSpec, from_args
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_cli_options_reach_the_spec() -> None:
+    args = parser().parse_args(["serve", "--ray", "--replicas", "3", "--model", "a,b", "--autoscale", "1:4"])
+    assert args.ray and args.replicas == 3 and args.model == "a,b" and _autoscale(args.autoscale) == (1, 4)
+    with pytest.raises(LoupeError, match="MIN:MAX"):
+        _autoscale("4")
+
+
+def test_serve_yaml_args_are_checked_and_a_public_bind_gets_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOUPE_TOKEN", raising=False)
+    spec = from_args({"models": ["m1", "m2"], "replicas": 2, "limits": {"max_sessions": 5}})
+    assert spec.models == ("m1", "m2") and spec.replicas == 2 and spec.limits.max_sessions == 5
+    assert spec.host == "0.0.0.0" and spec.token is not None and len(spec.token) >= 16
+    assert from_args({"host": "127.0.0.1"}).token is None
+    with pytest.raises(LoupeError, match="unknown args \\['replica'\\]"):
+        from_args({"replica": 2})
+    with pytest.raises(LoupeError, match="unknown limit"):
+        from_args({"limits": {"max_sesions": 5}})
+    with pytest.raises(LoupeError, match="replicas"):
+        ScaleSpec(replicas=0)
+    with pytest.raises(LoupeError, match="autoscale"):
+        ScaleSpec(autoscale=(3, 2))
+
+
+def test_serve_yaml_builds_the_application() -> None:
+    yaml = pytest.importorskip("yaml")
+    pytest.importorskip("ray.serve")
+    from ray.serve.schema import ServeDeploySchema
+
+    from loupe.scale.app import app_builder
+
+    config = yaml.safe_load((ROOT / "deploy" / "serve.yaml").read_text())
+    assert ServeDeploySchema.model_validate(config).proxy_location == "Disabled"  # what `serve deploy` checks
+    (app,) = config["applications"]
+    assert app["import_path"] == "loupe.scale.app:app_builder"
+    built = app_builder(app["args"])
+    assert type(built).__name__ == "Application"
+
+
+def policy_context(sessions: list[float], low: int, high: int, target: int) -> Any:
+    return SimpleNamespace(
+        aggregated_metrics={"sessions": dict(enumerate(sessions))},
+        config=SimpleNamespace(target_ongoing_requests=target),
+        capacity_adjusted_min_replicas=low,
+        capacity_adjusted_max_replicas=high,
+        policy_state={},
+    )
+
+
+def test_autoscaling_follows_open_sessions_within_bounds() -> None:
+    pytest.importorskip("ray.serve")
+    from loupe.scale.autoscale import sessions_policy
+
+    assert sessions_policy(policy_context([8, 9], 1, 4, 8))[0] == 3  # 17 sessions, 8 each
+    assert sessions_policy(policy_context([0, 0], 1, 4, 8))[0] == 1
+    assert sessions_policy(policy_context([40, 40], 1, 4, 8))[0] == 4
