@@ -119,10 +119,12 @@ async def test_unknown_model_and_no_replica_are_refused_clearly(front: Front) ->
         assert httpx.get(f"{empty}/api/health", timeout=10).status_code == 503
 
 
-async def test_a_foreign_origin_is_refused_before_the_handshake(front: Front) -> None:
+async def test_a_foreign_origin_or_host_is_refused(front: Front) -> None:
     with pytest.raises(websockets.InvalidStatus) as refused_:
         await websockets.connect(front.ws, origin="https://evil.example")  # type: ignore[arg-type]
     assert refused_.value.response.status_code == 403
+    rebound = httpx.get(f"{front.http}/api/health", headers={"Host": "evil.example"}, timeout=10)
+    assert rebound.status_code == 403  # a loopback balancer answers to loopback names only (DNS rebinding)
 
 
 def test_model_endpoint_is_a_replicas(front: Front, tiny_local: loupe.HookedModel) -> None:

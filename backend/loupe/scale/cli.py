@@ -48,6 +48,7 @@ def serve_ray_main(args: argparse.Namespace) -> int:
         device=args.device,
         token=args.token,
         allowed_origins=args.allowed_origins,
+        allowed_hosts=",".join(args.allow_host) or os.environ.get("LOUPE_ALLOWED_HOSTS") or None,
         limits=Limits.configured(os.environ, args.limit),
         num_gpus=1.0 if args.device.startswith("cuda") else 0.0,
         autoscale=_autoscale(args.autoscale),

@@ -82,8 +82,10 @@ class LoupeFront:
     def __init__(self, spec: ScaleSpec, *models: Any) -> None:
         self.models = models  # the model deployments' handles: binding them makes them part of this app
         self.registry = Registry()
-        origins = (spec.allowed_origins or "").split(",")
-        app = create_balancer(self.registry, spec.limits.transport_max_bytes, origins)
+        origins, hosts = (spec.allowed_origins or "").split(","), (spec.allowed_hosts or "").split(",")
+        app = create_balancer(
+            self.registry, spec.limits.transport_max_bytes, origins, bind=spec.host, allowed_hosts=hosts
+        )
         config = uvicorn.Config(
             app, host=spec.host, port=spec.port, ws_max_size=spec.limits.transport_max_bytes, log_level="warning"
         )

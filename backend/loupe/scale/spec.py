@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from loupe.errors import LoupeError
-from loupe.server.origins import is_loopback
 from loupe.server.limits import Limits
+from loupe.server.origins import is_loopback
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class ScaleSpec:
     device: str = "cpu"
     token: str | None = None
     allowed_origins: str | None = None
+    allowed_hosts: str | None = None  # Host names the balancer answers to besides loopback ones (a proxy)
     limits: Limits = field(default_factory=Limits)
     num_cpus: float = 1.0  # Ray CPUs each replica reserves
     num_gpus: float = 0.0  # Ray GPUs each replica reserves (1 with --device cuda)
@@ -56,10 +57,7 @@ class ScaleSpec:
 
 def from_args(args: Mapping[str, Any]) -> ScaleSpec:
     """The spec from a Serve config's `args` (deploy/serve.yaml); LOUPE_* variables fill what is missing."""
-    known = {
-        "models", "replicas", "host", "port", "device", "token", "allowed_origins", "limits",
-        "num_cpus", "num_gpus", "autoscale", "target_sessions",
-    }  # fmt: skip
+    known = {f.name for f in fields(ScaleSpec)}
     unknown = sorted(set(args) - known)
     if unknown:
         raise LoupeError("bad_config", f"unknown args {unknown}; known: {sorted(known)}")
@@ -73,6 +71,7 @@ def from_args(args: Mapping[str, Any]) -> ScaleSpec:
         device=str(args.get("device", "cpu")),
         token=args.get("token") or os.environ.get("LOUPE_TOKEN") or None,
         allowed_origins=args.get("allowed_origins") or os.environ.get("LOUPE_ALLOWED_ORIGINS") or None,
+        allowed_hosts=args.get("allowed_hosts") or os.environ.get("LOUPE_ALLOWED_HOSTS") or None,
         limits=Limits.configured(os.environ, [f"{k}={v}" for k, v in (args.get("limits") or {}).items()]),
         num_cpus=float(args.get("num_cpus", 1.0)),
         num_gpus=float(args.get("num_gpus", 0.0)),
