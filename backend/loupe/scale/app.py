@@ -15,6 +15,7 @@ from loupe.scale.deployments import FRONT, LoupeFront, LoupeReplica
 from loupe.scale.spec import ScaleSpec, from_args
 
 APP_NAME = "loupe"
+HEAD = "node:__internal_head__"  # a resource only Ray's head node has
 
 
 def _replica_options(spec: ScaleSpec) -> dict[str, Any]:
@@ -40,7 +41,8 @@ def build(spec: ScaleSpec) -> Application:
         serve.deployment(name=f"LoupeReplica{i}", health_check_period_s=5, **options)(LoupeReplica).bind(spec, i)
         for i in range(len(spec.models))
     ]
-    front = serve.deployment(name=FRONT, num_replicas=1, ray_actor_options={"num_cpus": 0})(LoupeFront)
+    on_head = {"num_cpus": 0, "resources": {HEAD: 0.001}}  # where the operator opened the balancer's port
+    front = serve.deployment(name=FRONT, num_replicas=1, ray_actor_options=on_head)(LoupeFront)
     return front.bind(spec, *models)
 
 
