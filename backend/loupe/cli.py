@@ -70,6 +70,19 @@ def serve_args(p: argparse.ArgumentParser) -> None:
         "with HTTP 403 against DNS rebinding",
     )
     p.add_argument(
+        "--sae",
+        action="append",
+        default=[],
+        metavar="PATH[:ID]",
+        help="attach a sparse autoencoder: a folder in SAELens's format (cfg.json + sae_weights.safetensors, "
+        "optional dashboard) or hf://owner/repo/subfolder; ID defaults to the folder's name (repeatable)",
+    )
+    p.add_argument(
+        "--no-sae",
+        action="store_true",
+        help="do not attach the SAE shipped for the embedded model (attached by default when installed)",
+    )
+    p.add_argument(
         "--limit",
         action="append",
         default=[],
@@ -90,6 +103,8 @@ def serve_main(args: argparse.Namespace) -> int:
 
     import loupe
     from loupe.engine.allocator import keep_freed_memory
+    from loupe.errors import LoupeError
+    from loupe.features.attach import attach
     from loupe.server.app import create_app
     from loupe.server.limits import Limits
     from loupe.server.origins import is_loopback, parse_list, parse_origins
@@ -102,11 +117,18 @@ def serve_main(args: argparse.Namespace) -> int:
     print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
     keep_freed_memory()  # runs that capture reuse the previous run's memory instead of faulting in new pages
     model = loupe.load(args.model, device=args.device)
+    try:
+        saes = attach(model, args.sae, shipped=args.model is None and not args.no_sae)
+    except LoupeError as exc:
+        print(f"loupe serve: {exc.message}", file=sys.stderr)
+        return 2
     hosts = parse_list(args.allow_host or _env("LOUPE_ALLOWED_HOSTS"))
     app = create_app(model, limits, token=token, allowed_origins=origins, bind=args.host, allowed_hosts=hosts)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"Loupe serving {model.cfg.name} at {url}  (WebSocket: /ws)", file=sys.stderr)
+    for sae in saes:
+        print(f"SAE {sae!r}{'' if sae.dashboard is None else ' with dashboard'}", file=sys.stderr)
     if hosts:
         print(f"allowed hosts: {', '.join(sorted(hosts))}", file=sys.stderr)
     if origins:

@@ -44,6 +44,7 @@ class RunOutput:
     clean: list[dict[str, Any]] = field(default_factory=list)  # with the session's interventions off
     intervened: bool = False
     logit_diff: dict[str, Any] | None = None
+    features: dict[str, Any] | None = None  # with run(features=...): {sae, hook, ids [T, k], values [T, k]}
     ms: float = 0.0
     cancelled: bool = False
 
@@ -55,6 +56,7 @@ class RunOutput:
         elif kind == "run.layer":
             self.cache.update(msg["tensors"])
             self.summaries.append(msg.get("summary", {}))
+            self.features = msg.get("features", self.features)
         elif kind == "run.result":
             self.cache.update(msg["tensors"])
             self.top_k, self.clean, self.intervened = msg["top_k"], msg["clean"], msg["intervened"]
@@ -167,9 +169,14 @@ class Client:
         answer: str | None = None,
         wrong: str | None = None,
         on_layer: Callable[[dict[str, Any]], None] | None = None,
+        features: dict[str, Any] | None = None,
     ) -> RunOutput:
-        """Run one prompt (text or token ids); `on_layer` sees each run.layer frame as it arrives."""
+        """Run one prompt (text or token ids); `on_layer` sees each run.layer frame as it arrives.
+
+        `features={"sae": id, "k": 16}` adds the SAE's top-k features per token (`out.features`)."""
         fields: dict[str, Any] = {"capture": list(capture), "top_k": top_k, "dtype": dtype}
+        if features is not None:
+            fields["features"] = features
         fields["summaries"] = summaries if isinstance(summaries, bool) else list(summaries)
         fields.update({"prompt": prompt} if isinstance(prompt, str) else {"tokens": list(prompt)})
         if answer is not None or wrong is not None:
@@ -225,6 +232,22 @@ class Client:
         async for msg in self.stream("vectors.from_prompts", **fields, **options):
             vector = msg.get("vector", vector)
         return vector
+
+    async def features_list(self) -> list[dict[str, Any]]:
+        """The server's SAEs: id, hook, layer, d_in, d_sae, architecture, k, dashboard."""
+        return (await self.call("features.list"))["saes"]
+
+    async def feature_info(self, sae: str, index: int) -> dict[str, Any]:
+        """Dashboard data of one feature: density, max, histogram, promoted, suppressed, contexts, label."""
+        return await self.call("features.info", sae=sae, index=index)
+
+    async def feature_search(self, sae: str, by: str, k: int = 20, **query: Any) -> list[dict[str, Any]]:
+        """[{index, score, label}] by "token" (query=), "text" (query=) or "span" (positions=, prompt=)."""
+        return (await self.call("features.search", sae=sae, by=by, k=k, **query))["results"]
+
+    async def feature_contrast(self, sae: str, a: Sequence[str], b: Sequence[str], k: int = 20) -> list[dict[str, Any]]:
+        """[{index, score, mean_a, mean_b, label}]: features more active on prompts `a` than on `b`."""
+        return (await self.call("features.contrast", sae=sae, a=list(a), b=list(b), k=k))["results"]
 
     async def cancel(self, target: str | None = None) -> list[str]:
         return (await self.call("cancel", **({"target": target} if target else {})))["targets"]

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from loupe.errors import LoupeError
 from loupe.features.config import SAEConfig
+from loupe.features.dashboard import Dashboard
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -40,6 +41,7 @@ class SAE:
         self.b_enc = weights["b_enc"].float()  # [d_sae]
         self.b_dec = weights["b_dec"].float()  # [d_in]
         self.threshold = weights["threshold"].float() if cfg.architecture == "jumprelu" else None  # [d_sae]
+        self.dashboard: Dashboard | None = None  # corpus statistics per feature, when the folder has them
 
     def __repr__(self) -> str:
         c = self.cfg
@@ -151,7 +153,7 @@ class SAE:
 
     @classmethod
     def load(cls, path: str | Path, id: str | None = None, device: str | torch.device = "cpu") -> SAE:
-        """Load from a folder, or from `hf://owner/repo[/subfolder]` when the machine is online.
+        """Load from a folder (with its dashboard, if any), or from `hf://owner/repo[/subfolder]` when online.
 
         `id` defaults to the folder's name. Raises LoupeError(bad_input) naming the file and the problem."""
         folder = _download(str(path)) if str(path).startswith(HF_PREFIX) else Path(path)
@@ -176,12 +178,15 @@ class SAE:
         if "log_threshold" in weights and "threshold" not in weights:  # older SAELens JumpReLU checkpoints
             weights["threshold"] = weights.pop("log_threshold").float().exp()
         try:
-            return cls(cfg, weights, id or folder.resolve().name)
+            sae = cls(cfg, weights, id or folder.resolve().name)
         except LoupeError as exc:
             raise LoupeError("bad_input", f"{weights_path}: {exc.message}") from None
+        sae.dashboard = Dashboard.load(folder, cfg.d_sae)
+        return sae
 
     def save(self, path: str | Path, dtype: str | None = None) -> Path:
-        """Write cfg.json and sae_weights.safetensors (as `dtype`, default the config's) into folder `path`."""
+        """Write cfg.json and sae_weights.safetensors (as `dtype`, default the config's) into folder `path`,
+        and the dashboard if there is one."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         dt = dtype or self.cfg.dtype
@@ -193,6 +198,8 @@ class SAE:
             {k: v.detach().to("cpu", torch_dtype).contiguous() for k, v in tensors.items()}, folder / WEIGHTS_FILE
         )
         (folder / CFG_FILE).write_text(json.dumps(self.cfg.to_json(dt), indent=2))
+        if self.dashboard is not None:
+            self.dashboard.save(folder)
         return folder
 
 
@@ -218,7 +225,7 @@ def _check_weights(cfg: SAEConfig, weights: dict[str, Any]) -> None:
 
 
 def _download(spec: str) -> Path:
-    """`hf://owner/repo[/subfolder]` -> the local folder of that subfolder (downloads cfg.json and weights)."""
+    """`hf://owner/repo[/subfolder]` -> the local folder of that subfolder (downloads the SAE and its dashboard)."""
     parts = spec[len(HF_PREFIX) :].strip("/").split("/")
     if len(parts) < 2:
         raise LoupeError("bad_input", f"{spec!r}: expected hf://owner/repo[/subfolder]")
@@ -227,7 +234,8 @@ def _download(spec: str) -> Path:
 
     prefix = f"{sub}/" if sub else ""
     try:
-        local = snapshot_download(repo, allow_patterns=[prefix + CFG_FILE, prefix + WEIGHTS_FILE])
+        files = (CFG_FILE, WEIGHTS_FILE, "dashboard.safetensors", "dashboard.json")
+        local = snapshot_download(repo, allow_patterns=[prefix + f for f in files])
     except Exception as exc:  # offline, unknown repo, no access: all say why in the message
         raise LoupeError("bad_input", f"could not download SAE {spec!r}: {type(exc).__name__}: {exc}") from None
     return Path(local) / sub

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from loupe.errors import LoupeError
+from loupe.server.features import layer_part, sae_of
 from loupe.server.jobs import Commit, JobContext, capture_bytes, enc, first_token, preds, prompt_tokens
 from loupe.server.state import LastRun, SessionState
 from loupe.server.summaries import PARTS, layer_summary, needed_hooks
@@ -31,10 +32,12 @@ def run_job(ctx: JobContext) -> Commit:
         else None
     )
     parts = PARTS if req["summaries"] is True else tuple(req["summaries"] or ())
+    feats = req["features"]
+    sae = sae_of(model, feats["sae"], "run.features") if feats is not None else None
     n_layers = model.cfg.n_layers
     patterns = [f"blocks.{layer}.attn.hook_pattern" for layer in range(n_layers)]
     keep = capture_bytes(model, patterns, pos, 2) <= lim.last_run_pattern_bytes
-    internal = needed_hooks(n_layers, parts) + (patterns if keep else [])
+    internal = needed_hooks(n_layers, parts) + (patterns if keep else []) + ([sae.hook] if sae else [])
     wanted = set(capture)
     intervened = bool(ctx.snapshot.interventions)
     str_tokens = model.decode_each(tokens[0].tolist())
@@ -52,6 +55,8 @@ def run_job(ctx: JobContext) -> Commit:
         if parts:
             summary = layer_summary(lens, parts, tensors, layer)
             frame["summary"] = {k: _summary_value(v, dtype) for k, v in summary.items()}
+        if sae is not None and layer == sae.layer:
+            frame["features"] = layer_part(sae, tensors[sae.hook][0], feats["k"])
         if keep:
             kept.append(tensors[f"blocks.{layer}.attn.hook_pattern"][0].to(torch.float16))
         frame["ms"] = (time.perf_counter() - start) * 1000

@@ -118,6 +118,20 @@ DTYPE = one_of("f16", "f32")
 NAMES = list_of(NAME, 1024)
 SUMMARIES = either(boolean, list_of(one_of("resid_norm", "lens", "attn"), 3))
 
+
+
+def _run_features(path: str, v: Any) -> Any:
+    if not isinstance(v, dict) or set(v) - {"sae", "k"}:
+        return _NO
+    sae, k = v.get("sae"), v.get("k", 16)
+    ok = isinstance(sae, str) and 1 <= len(sae) <= 64 and _is_int(k) and 1 <= k <= 64
+    return {"sae": sae, "k": k} if ok else _NO
+
+
+RUN_FEATURES = Check("a map {sae: an SAE id, k?: an integer in 1..64}", _run_features)
+POSITIONS = list_of(integer(-(1 << 16), 1 << 16), 4096, 1)
+FEATURE_K = integer(1, 100)
+
 Spec = dict[str, tuple[Check, Any]]
 
 SPECS: dict[str, Spec] = {
@@ -136,6 +150,7 @@ SPECS: dict[str, Spec] = {
         "summaries": (SUMMARIES, True),
         "answer": (string(), None),
         "wrong": (string(), None),
+        "features": (RUN_FEATURES, None),
     },
     "attention.head": {
         "layer": (integer(0, 1 << 16), REQUIRED),
@@ -197,6 +212,22 @@ SPECS: dict[str, Spec] = {
         "head": (integer(0, 1 << 16), None),
         "interventions": (boolean, True),
         "dtype": (DTYPE, "f32"),
+    },
+    "features.list": {},
+    "features.info": {"sae": (NAME, REQUIRED), "index": (integer(0, 1 << 24), REQUIRED)},
+    "features.search": {
+        "sae": (NAME, REQUIRED),
+        "by": (one_of("token", "text", "span"), REQUIRED),
+        "query": (string(256, 1), None),
+        "prompt": (PROMPT, None),
+        "positions": (POSITIONS, None),
+        "k": (FEATURE_K, 20),
+    },
+    "features.contrast": {
+        "sae": (NAME, REQUIRED),
+        "a": (list_of(PROMPT, 1 << 10, 1), REQUIRED),
+        "b": (list_of(PROMPT, 1 << 10, 1), REQUIRED),
+        "k": (FEATURE_K, 20),
     },
 }
 ID_OPTIONAL = frozenset({"hello", "ping"})

@@ -28,6 +28,7 @@ from loupe.errors import Cancelled, LoupeError
 from loupe.server import protocol
 from loupe.server.analyses import analyze_job
 from loupe.server.analyses_base import vector_job
+from loupe.server.features import contrast_job, info_job, list_reply, search_job
 from loupe.server.forward import attention_head_job, run_job
 from loupe.server.jobs import Commit, Host, JobContext, generate_job, save_run_job, vectors_job
 from loupe.server.link import Link
@@ -45,6 +46,9 @@ JOBS: dict[str, Callable[[JobContext], Commit]] = {
     "analyze": analyze_job,
     "vectors.from_token": vector_job,
     "vectors.from_neuron": vector_job,
+    "features.info": info_job,
+    "features.search": search_job,
+    "features.contrast": contrast_job,
 }
 ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts", "analyze"})
 
@@ -88,6 +92,7 @@ class Session:
             "vectors.save": lambda r: self._stores("vectors", self.state.save_vector, r["name"], r["vector"], "upload"),
             "vectors.list": lambda r: {"type": "vectors", "items": self.state.vectors_items()},
             "vectors.remove": lambda r: self._stores("vectors", self.state.remove, "vectors", r["names"]),
+            "features.list": lambda r: list_reply(host.model),
         }
 
     # --- connection -----------------------------------------------------------------------------

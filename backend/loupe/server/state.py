@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from loupe.errors import LoupeError
-from loupe.hooks.interventions import parse_intervention
 from loupe.server.limits import Limits
 from loupe.server.validate import check_intervention, check_values, check_vector
 
@@ -84,8 +83,6 @@ class SessionState:
                 self._next_id += 1
             item["id"] = f"i{self._next_id}"
         item.setdefault("enabled", True)
-        parsed = parse_intervention(_engine_form(item))
-        self.model.points[parsed.hook]  # raises unknown_hook
         for key, store, what in (("source", self.runs, "run"), ("vector", self.vectors, "vector")):
             ref = item.get(key)
             if isinstance(ref, str) and ref not in store:
