@@ -171,8 +171,7 @@ class Client:
         on_layer: Callable[[dict[str, Any]], None] | None = None,
         features: dict[str, Any] | None = None,
     ) -> RunOutput:
-        """Run one prompt (text or token ids); `on_layer` sees each run.layer frame as it arrives.
-
+        """Run one prompt (text or token ids); `on_layer` sees each run.layer frame as it arrives;
         `features={"sae": id, "k": 16}` adds the SAE's top-k features per token (`out.features`)."""
         fields: dict[str, Any] = {"capture": list(capture), "top_k": top_k, "dtype": dtype}
         if features is not None:
