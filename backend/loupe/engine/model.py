@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import PreTrainedModel
 
+from loupe.engine.turns import Turns
 from loupe.errors import LoupeError
 from loupe.hooks import attention
 from loupe.hooks.context import RunContext
@@ -32,7 +32,7 @@ class HookedModel:
         self.adapter = adapter_for(hf.config.model_type)
         self.cfg = config_from_hf(hf.config, name)
         self.points = HookPoints(self.cfg, has_pos_embed=self.adapter.pos_embed is not None)
-        self.lock = threading.RLock()
+        self.lock = Turns()  # forward passes one at a time, taken round-robin across sessions
         # transformers >= 5.2x names the KV cache argument `cache`; older 5.x releases `past_key_values`.
         self._cache_arg = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
         self.slot = attention.Slot()

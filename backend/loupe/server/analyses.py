@@ -154,6 +154,11 @@ def _patch_result(ctx: JobContext, res: PatchResult, clean: torch.Tensor) -> dic
     return out
 
 
+def _rows_per_piece(ctx: JobContext, clean: torch.Tensor) -> int:
+    """`batch_size`, cut so that one forward pass holds at most `piece_tokens` tokens (at least one row)."""
+    return max(1, min(ctx.request["batch_size"], ctx.host.limits.piece_tokens // clean.shape[1]))
+
+
 def patch_kind(ctx: JobContext) -> dict[str, Any]:
     req = ctx.request
     m, clean, corrupt, metric = _patch_setup(ctx)
@@ -163,7 +168,8 @@ def patch_kind(ctx: JobContext) -> dict[str, Any]:
         frame = {k: enc(v, req["dtype"]) if isinstance(v, torch.Tensor) else v for k, v in row.to_dict().items()}
         ctx.emit({"type": "analyze.row", "kind": "patch", **frame, "n_rows": n_rows})
 
-    res = patch_sweep(m, clean, corrupt, metric, req["over"], req["direction"], req["batch_size"], on_row=on_row)
+    rows = _rows_per_piece(ctx, clean)
+    res = patch_sweep(m, clean, corrupt, metric, req["over"], req["direction"], rows, on_row=on_row)
     return _patch_result(ctx, res, clean)
 
 

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 
 from loupe.codec import encode_tensor, pack
+from loupe.engine.pieces import prompt_activations
 from loupe.engine.result import RunResult
 from loupe.engine.scheduler import Scheduler
+from loupe.engine.turns import as_key
 from loupe.errors import Cancelled, LoupeError
 from loupe.hooks.context import LayerCallback
 from loupe.server.limits import Limits
@@ -46,8 +48,14 @@ class Host:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
         self.scheduler = Scheduler(model) if batching else None
 
-    async def execute(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+    async def execute(self, fn: Callable[[], T], key: str) -> T:
+        """Run `fn` on a worker thread; its forward passes take turns with other sessions' as `key`."""
+
+        def keyed() -> T:
+            with as_key(key):
+                return fn()
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, keyed)
 
     def forward(
         self,
@@ -219,23 +227,25 @@ def vectors_job(ctx: JobContext) -> Commit:
         raise LoupeError("bad_message", f"vectors.from_prompts.layer: expected < {model.cfg.n_layers}")
     hook = req["hook"] or f"blocks.{req['layer']}.hook_resid_post"
     model.points[hook]  # raises unknown_hook
-    means = []
+    total = 0
     for side in ("positive", "negative"):
         prompts = req[side]
         if len(prompts) > lim.max_contrast_prompts:
             raise LoupeError("too_large", f"vectors.from_prompts.{side}: at most {lim.max_contrast_prompts} prompts")
-        tokens, _ = model.encode(prompts)
-        if tokens.shape[1] > lim.max_prompt_tokens:
+        longest = max(model.encode(p)[0].shape[1] for p in prompts)
+        if longest > lim.max_prompt_tokens:
             raise LoupeError(
                 "too_long", f"vectors.from_prompts.{side}: a prompt is over {lim.max_prompt_tokens} tokens"
             )
-        res = model.run(prompts, capture=[hook], cancel=ctx.cancel)
-        acts, m = res.cache[hook].float(), res.attention_mask.float()
-        if req["position"] == "last":
-            per_prompt = acts[torch.arange(acts.shape[0]), m.sum(1).long() - 1]
-        else:
-            per_prompt = (acts * m[..., None]).sum(1) / m.sum(1, keepdim=True)
-        means.append(per_prompt.reshape(per_prompt.shape[0], -1).mean(0))
+        total += sum(model.encode(p)[0].shape[1] for p in prompts)
+    if total > lim.max_job_tokens:
+        raise LoupeError(
+            "too_large", f"vectors.from_prompts: {total} prompt tokens in all; the limit is {lim.max_job_tokens}"
+        )
+    means = []
+    for side in ("positive", "negative"):  # in pieces: other sessions' runs go between them
+        acts = prompt_activations(model, req[side], hook, req["position"], lim.piece_tokens, ctx.cancel)
+        means.append(acts.reshape(acts.shape[0], -1).mean(0))
     vector = means[0] - means[1]
 
     def commit(state: SessionState) -> dict[str, Any]:

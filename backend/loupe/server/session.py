@@ -255,7 +255,7 @@ class Session:
             job.started = time.perf_counter()
             job.ctx.last_run = self.state.last_run
             try:
-                commit = await self.host.execute(functools.partial(JOBS[job.ctx.request.type], job.ctx))
+                commit = await self.host.execute(functools.partial(JOBS[job.ctx.request.type], job.ctx), self.id)
             except Cancelled:
                 self._finish(job, None, cancelled=True)
             except LoupeError as err:

@@ -1,0 +1,115 @@
+"""Fair scheduling: a normal run's latency while another session runs a long `vectors.from_prompts`.
+
+    .venv/bin/python -m bench.fairness [--prompts 16] [--tokens 512] [--piece-tokens N] [--out FILE]
+
+Session A asks for a steering vector from `--prompts` prompts of `--tokens` tokens (half positive, half
+negative); meanwhile session B sends the web UI's default `run` of a short prompt, one after another.
+Reported: B's median latency under that load as a ratio to its solo latency (measured before and
+after, interleaved with nothing else), and how long A's job took. Target (issue 10): ratio <= 2.
+Everything goes through a real server on loopback (the Python client, WebSocket + msgpack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import loupe
+from bench.common import machine
+from loupe.client import Client
+from loupe.engine.allocator import keep_freed_memory
+from loupe.server.background import serving
+from loupe.server.limits import Limits
+
+PROMPT = "The Eiffel Tower is in the city of"
+FILLER = "When Mary and John went to the store, John gave a drink to Mary. "
+
+
+def long_prompts(model: loupe.HookedModel, n: int, tokens: int) -> list[str]:
+    """`n` different prompts of `tokens` tokens each (BOS included when the model adds one)."""
+    out = []
+    for i in range(n):
+        ids = model.to_tokens(f"Story {i}. " + FILLER * (tokens // 8 + 2))[0]
+        text = model.tokenizer.decode(ids[:tokens], skip_special_tokens=True)
+        while model.to_tokens(text).shape[1] > tokens:
+            text = text[: -max(1, len(text) // 200)]
+        out.append(text)
+    return out
+
+
+async def timed_run(c: Client) -> float:
+    start = time.perf_counter()
+    await c.run(PROMPT)
+    return time.perf_counter() - start
+
+
+async def solo(c: Client, n: int) -> list[float]:
+    return [await timed_run(c) for _ in range(n)]
+
+
+async def measure(url: str, prompts: list[str], solo_runs: int) -> dict[str, Any]:
+    async with Client(url, timeout=600) as a, Client(url, timeout=600) as b:
+        for _ in range(2):
+            await timed_run(b)  # warm up
+        before = await solo(b, solo_runs)
+        half = len(prompts) // 2
+        start = time.perf_counter()
+        job = asyncio.create_task(a.vector_from_prompts("v", prompts[:half], prompts[half:], layer=15))
+        loaded: list[float] = []
+        while not job.done():
+            loaded.append(await timed_run(b))
+        await job
+        job_s = time.perf_counter() - start
+        after = await solo(b, solo_runs)
+    solo_s = statistics.median(before + after)
+    return {
+        "solo_run_s": solo_s,
+        "loaded_run_s": statistics.median(loaded),
+        "loaded_run_max_s": max(loaded),
+        "ratio": statistics.median(loaded) / solo_s,
+        "runs_during_job": len(loaded),
+        "job_s": job_s,
+    }
+
+
+def run(model: loupe.HookedModel, n_prompts: int, tokens: int, piece_tokens: int | None) -> dict[str, Any]:
+    limits = Limits()
+    if piece_tokens is not None:
+        limits = dataclasses.replace(limits, piece_tokens=piece_tokens)
+    prompts = long_prompts(model, n_prompts, tokens)
+    with serving(model, limits) as url:
+        result = asyncio.run(measure(url, prompts, solo_runs=6))
+    return {
+        "bench": "fairness",
+        "model": model.cfg.name,
+        "prompts": n_prompts,
+        "prompt_tokens": tokens,
+        "piece_tokens": limits.piece_tokens,
+        "target_ratio": 2.0,
+        "machine": machine(),
+        **result,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=512)
+    parser.add_argument("--piece-tokens", type=int, default=None, help="override the server's piece_tokens")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--out", default="bench/results/fairness.json")
+    args = parser.parse_args()
+    keep_freed_memory()
+    result = run(loupe.load(args.model), args.prompts, args.tokens, args.piece_tokens)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
