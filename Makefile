@@ -59,6 +59,7 @@ frontend-test:
 
 e2e: venv frontend system-deps
 	@if [ -f frontend/playwright.config.ts ]; then cd frontend && npm run e2e; fi
+	cd frontend && npm run e2e:ray  # the UI through `loupe serve --ray` (a local Ray cluster)
 
 test: lint pytest frontend-test e2e
 

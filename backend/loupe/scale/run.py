@@ -58,20 +58,24 @@ def start_ray(address: str | None, num_cpus: int | None, tries: int = 3) -> None
 
 @contextlib.contextmanager
 def deployed(
-    spec: ScaleSpec, address: str | None = None, num_cpus: int | None = None, timeout_s: float = 600
+    spec: ScaleSpec,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    timeout_s: float = 600,
+    name: str = APP_NAME,
 ) -> Iterator[dict[str, Any]]:
-    """Ray (a local cluster when `address` is None, loopback only), the Loupe app, ready; all stopped on exit.
-    Yields the balancer's first healthy /api/health."""
+    """Ray (a local cluster when `address` is None, loopback only; kept when already initialized), the Loupe
+    app `name`, ready; all stopped on exit. Yields the balancer's first healthy /api/health."""
     started_ray = not ray.is_initialized()
     if started_ray:
         start_ray(address, num_cpus)
     try:
         serve.start(proxy_location="Disabled")
-        serve.run(build(spec), name=APP_NAME, route_prefix=None)
+        serve.run(build(spec), name=name, route_prefix=None)
         yield wait_ready(spec, timeout_s)
     finally:
         with contextlib.suppress(Exception):
-            serve.delete(APP_NAME)
+            serve.delete(name)
         if started_ray:
             with contextlib.suppress(Exception):
                 serve.shutdown()
