@@ -24,6 +24,7 @@ from loupe.errors import LoupeError
 
 PROTOCOL = 1
 ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts", "analyze"})
+STREAMED = frozenset({"run.tokens", "run.layer", "gen.token", "analyze.row"})  # a job's frames before its reply
 MAX_FRAME = 1 << 30
 CLIENT_LIMITS = UnpackLimits(MAX_FRAME, MAX_FRAME, MAX_FRAME, 1 << 24, 1 << 20)  # trust the server's frames
 
@@ -147,11 +148,32 @@ class Client:
         await self._ws.send(frame)
 
     async def call(self, type: str, **fields: Any) -> dict[str, Any]:
-        """Send a request and return its final frame (raises ServerError on an error frame)."""
+        """Send a request and return its reply (raises ServerError on an error frame): the final frame, or for
+        a job ending with `done` its last frame that is not streamed (`analyze.result`, `vectors`, `runs`,
+        `run.result`) with `done`'s `ms` and `cancelled` added; `done` itself when there is none."""
+        reply: dict[str, Any] | None = None
         last: dict[str, Any] = {}
         async for msg in self.stream(type, **fields):
+            if msg["type"] == "done" and reply is not None:
+                return {**reply, "ms": msg["ms"], "cancelled": msg["cancelled"]}
+            if msg["type"] not in STREAMED:
+                reply = msg
             last = msg
         return last
+
+    async def analyze(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """One analysis (proto/README.md, "analyze"): the `analyze.result` frame's fields, its streamed
+        `analyze.row` frames under "rows", and "ms"; ServerError on an error, `cancelled: True` if cancelled."""
+        rows: list[dict[str, Any]] = []
+        result: dict[str, Any] = {}
+        async for msg in self.stream("analyze", kind=kind, **fields):
+            if msg["type"] == "analyze.row":
+                rows.append(msg)
+            elif msg["type"] == "analyze.result":
+                result = msg
+            elif msg["type"] == "done":
+                return {**result, "rows": rows, "ms": msg["ms"], "cancelled": msg["cancelled"]}
+        return {**result, "rows": rows}
 
     async def ping(self) -> float:
         """Round-trip time in milliseconds."""

@@ -86,7 +86,7 @@ def lens_kind(ctx: JobContext) -> dict[str, Any]:
     model, req = ctx.host.model, ctx.request
     k = req["k"] or 5
     if k > ctx.host.limits.max_top_k:
-        raise LoupeError("bad_message", f"analyze.k: expected 1..{ctx.host.limits.max_top_k}")
+        raise LoupeError("bad_message", f"analyze.k: expected an integer in 1..{ctx.host.limits.max_top_k}, got {k}")
     tokens = _prompt(ctx)
     pos = _position(ctx, tokens.shape[1])
     target = _token(model, req["target"], "target") if req["target"] is not None else None
@@ -221,7 +221,9 @@ def _pairs(model: HookedModel, pairs: Any, dt: str) -> dict[str, Any]:
 def qk_ov_kind(ctx: JobContext) -> dict[str, Any]:
     model, req = ctx.host.model, ctx.request
     layer, head = _layer_head(ctx)
-    k = min(req["k"] or 10, 100)
+    k = req["k"] or 10
+    if k > ctx.host.limits.max_top_k:
+        raise LoupeError("bad_message", f"analyze.k: expected an integer in 1..{ctx.host.limits.max_top_k}, got {k}")
     words, _ = cached(model, "word_tokens", lambda: word_tokens(model))
     c = qk_ov(model, layer, head, tokens=words, k=k)
     return {

@@ -55,17 +55,8 @@ class Limits:
         )
 
     def public(self) -> dict[str, Any]:
-        """The limits a client needs to know (sent in `welcome`)."""
-        keys = (
-            "max_message_bytes",
-            "max_prompt_tokens",
-            "max_capture_bytes",
-            "max_new_tokens",
-            "max_queued_jobs",
-            "max_top_k",
-        )
-        d = asdict(self)
-        return {k: d[k] for k in keys}
+        """Every limit, as sent in `welcome.limits` and GET /api/model."""
+        return asdict(self)
 
     @classmethod
     def names(cls) -> list[str]:

@@ -24,25 +24,26 @@ REQUIRED = object()
 class Check:
     """A field check: `expected` says in words what it accepts; calling it returns the normalized value."""
 
-    def __init__(self, expected: str, accept: Callable[[str, Any], Any]) -> None:
+    def __init__(self, expected: str, accept: Callable[[str, Any], Any], code: str = "bad_message") -> None:
         self.expected = expected
         self._accept = accept  # returns the normalized value, or _NO when the value does not fit
+        self.code = code  # the error code of a value that does not fit
 
     def __call__(self, path: str, value: Any) -> Any:
         out = self._accept(path, value)
         if out is _NO:
-            raise _bad(path, self.expected, value)
+            raise _bad(path, self.expected, value, self.code)
         return out
 
 
 _NO = object()
 
 
-def _bad(path: str, expected: str, value: Any) -> LoupeError:
+def _bad(path: str, expected: str, value: Any, code: str = "bad_message") -> LoupeError:
     shown = repr(value) if not isinstance(value, (bytes, np.ndarray)) else type(value).__name__
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return LoupeError("bad_message", f"{path}: expected {expected}, got {shown}")
+    return LoupeError(code, f"{path}: expected {expected}, got {shown}")
 
 
 def _is_int(v: Any) -> bool:
@@ -56,16 +57,25 @@ def string(max_len: int = 256, min_len: int = 0) -> Check:
     )
 
 
-def integer(lo: int, hi: int) -> Check:
-    return Check(f"an integer in {lo}..{hi}", lambda p, v: v if _is_int(v) and lo <= v <= hi else _NO)
+def integer(lo: int, hi: int, floats: bool = True, expected: str | None = None) -> Check:
+    """An int in lo..hi; with `floats`, a float with an integral value too (msgpack clients may send 1.0)."""
 
-
-def number(lo: float, hi: float) -> Check:
     def accept(p: str, v: Any) -> Any:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
+        if floats and isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return v if _is_int(v) and lo <= v <= hi else _NO
+
+    return Check(expected or f"an integer in {lo}..{hi}", accept)
+
+
+def number(lo: float, hi: float, lo_open: bool = False) -> Check:
+    """A finite number in lo..hi (above lo when `lo_open`)."""
+
+    def accept(p: str, v: Any) -> Any:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi and not (lo_open and v == lo)
         return float(v) if ok else _NO
 
-    return Check(f"a number in {lo}..{hi}", accept)
+    return Check(f"a number in {'(' if lo_open else ''}{lo}..{hi}", accept)
 
 
 boolean = Check("true or false", lambda p, v: v if isinstance(v, bool) else _NO)
@@ -110,9 +120,18 @@ def tensor(dtypes: tuple[str, ...], ndim: int) -> Check:
     return Check(f"a {'|'.join(dtypes)} tensor with {ndim} dimension(s)", accept)
 
 
-request_id = either(string(64, 1), integer(0, 2**53))
+request_id = either(string(64, 1), integer(0, 2**53, floats=False))  # echoed unchanged: no 1.0 for 1
 NAME = string(64, 1)
-PROMPT = string(1 << 16)
+MAX_PROMPT_CHARS = 1 << 16
+
+
+def _prompt(path: str, v: Any) -> Any:
+    if isinstance(v, str) and len(v) > MAX_PROMPT_CHARS:
+        raise LoupeError("too_long", f"{path}: {len(v)} characters; a prompt has at most {MAX_PROMPT_CHARS}")
+    return v if isinstance(v, str) else _NO
+
+
+PROMPT = Check(f"a string of at most {MAX_PROMPT_CHARS} characters", _prompt)
 TOKENS = either(list_of(integer(0, 2**31 - 1), 1 << 16, 1), tensor(("i32",), 1))
 DTYPE = one_of("f16", "f32")
 NAMES = list_of(NAME, 1024)
@@ -146,7 +165,7 @@ SPECS: dict[str, Spec] = {
         "tokens": (TOKENS, None),
         "capture": (list_of(string(), 256), []),
         "dtype": (DTYPE, "f16"),
-        "top_k": (integer(1, 1 << 20), 10),
+        "top_k": (integer(1, 1 << 20, expected="an integer in 1..max_top_k (welcome.limits)"), 10),
         "summaries": (SUMMARIES, True),
         "answer": (string(), None),
         "wrong": (string(), None),
@@ -162,7 +181,7 @@ SPECS: dict[str, Spec] = {
         "max_new_tokens": (integer(1, 1 << 20), 32),
         "temperature": (number(0.0, 100.0), 0.0),
         "seed": (integer(0, 2**63 - 1), None),
-        "top_p": (number(0.0, 1.0), None),
+        "top_p": (number(0.0, 1.0, lo_open=True), None),
         "compare": (boolean, False),
     },
     "interventions.set": {"items": (list_of(mapping, 4096), REQUIRED)},
@@ -200,7 +219,7 @@ SPECS: dict[str, Spec] = {
         "prompt": (PROMPT, None),
         "tokens": (TOKENS, None),
         "position": (integer(-(1 << 16), 1 << 16), -1),
-        "k": (integer(1, 1 << 20), None),
+        "k": (integer(1, 1 << 20, expected="an integer in 1..max_top_k (welcome.limits)"), None),
         "target": (string(), None),
         "answer": (string(), None),
         "wrong": (string(), None),
