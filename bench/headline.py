@@ -43,6 +43,8 @@ def headlines(entries: dict[str, dict[str, Any]]) -> list[Headline]:
         add("8 sessions throughput / serial", entries["sessions"]["speedup"], 3.0, "higher")
     if "generation" in entries:
         add("steered generate tok/s / HF generate", entries["generation"]["ratio"]["loupe_steered"], 0.9, "higher")
+    if "sae_overhead" in entries:
+        add("one SAE attached / same run (T=64)", _row(entries["sae_overhead"], 64)["ratio"]["features"], 1.10, "lower")
     if "browser" in entries and "frame_ms" in entries["browser"]:
         add("browser: draw a 12x12 attention grid frame (ms)", entries["browser"]["frame_ms"], 16.0, "lower")
     return out

@@ -21,7 +21,16 @@ from bench.headline import headlines
 from bench.plot import plot
 from loupe.engine.allocator import keep_freed_memory
 
-ENTRIES = ("capture_overhead", "bench_wire", "patch_sweep", "sessions", "generation", "browser", "scale_out")
+ENTRIES = (
+    "capture_overhead",
+    "bench_wire",
+    "patch_sweep",
+    "sessions",
+    "generation",
+    "browser",
+    "scale_out",
+    "sae_overhead",
+)
 RESULTS = Path(__file__).parent / "results"
 
 

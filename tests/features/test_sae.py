@@ -213,3 +213,8 @@ def test_does_not_fit_model(make_pair) -> None:  # type: ignore[no-untyped-def]
         random_sae(hook="blocks.7.hook_resid_post").check_fits(model)
     with pytest.raises(LoupeError, match="per-token point"):
         random_sae(hook="blocks.0.attn.hook_z").check_fits(model)
+
+
+def test_hf_spec_errors() -> None:
+    with pytest.raises(LoupeError, match=r"expected hf://owner/repo\[/subfolder\]"):
+        SAE.load("hf://just-owner")
