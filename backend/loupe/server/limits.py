@@ -42,7 +42,7 @@ class Limits:
     piece_tokens: int = 64  # long jobs run as forward passes of at most this many tokens, taking turns
     max_outbound_frames: int = 1024  # per session; a client that falls this far behind is dropped (1008)
     max_outbound_bytes: int = 64 << 20
-    slow_client_timeout_s: int = 30  # one frame waiting this long for the socket drops the client (1008)
+    slow_client_timeout_s: int = 20  # one frame waiting this long for the socket drops the client (1008)
     last_run_pattern_bytes: int = 256 << 20  # patterns kept for attention.head (float16)
 
     def unpack(self) -> UnpackLimits:
