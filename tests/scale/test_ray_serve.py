@@ -1,6 +1,7 @@
-"""A real local Ray cluster (loopback only, 2 logical CPUs): 2 replicas of a tiny model behind the balancer.
+"""A real local Ray cluster (loopback only, 2 logical CPUs): 2 replicas of a tiny model behind the balancer,
+and, for comparison, a plain Serve WebSocket app behind Serve's own HTTP proxy (on loopback).
 
-Ray starts once for the module (about a minute on a small machine) and is shut down at its end."""
+Ray starts once for the module (one to three minutes on a small machine) and is shut down at its end."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket as StarletteWebSocket
 
 import loupe
 from loupe.scale.proxy import LOST_CODE
@@ -23,10 +27,15 @@ from tests.scale.conftest import ABLATE, LIMITS, PROMPTS, run_top, same_predicti
 from tests.server.wire import Raw
 
 pytest.importorskip("ray.serve")
-from loupe.scale.run import deployed  # these need ray
+import ray  # these need ray
+from ray import serve
+from ray.serve import Application
+
+from loupe.scale.run import deployed, start_ray
 from loupe.scale.spec import ScaleSpec
 
 PORT = 8711
+SERVE_PROXY_PORT = 8712
 WS = f"ws://127.0.0.1:{PORT}/ws"
 pytestmark = pytest.mark.timeout(900)
 
@@ -34,8 +43,13 @@ pytestmark = pytest.mark.timeout(900)
 @pytest.fixture(scope="module")
 def cluster(tiny_dir: Path) -> Iterator[dict[str, Any]]:
     spec = ScaleSpec(models=(str(tiny_dir),), replicas=2, port=PORT, limits=LIMITS, num_cpus=0.5)
-    with deployed(spec, num_cpus=2, timeout_s=480) as health:
-        yield health
+    start_ray(None, num_cpus=2)
+    try:  # Serve's HTTP proxy is on here (Loupe's app does not use it) for the last test's comparison
+        serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": SERVE_PROXY_PORT})
+        with deployed(spec, timeout_s=480) as health:
+            yield health
+    finally:
+        ray.shutdown()
 
 
 def health() -> dict[str, Any]:
@@ -94,3 +108,47 @@ async def test_a_killed_replica_closes_its_sessions_and_comes_back(cluster: dict
         pytest.fail(f"no replacement replica within 480 s: {health()}")
     for s in [*kept, again]:
         await s.close()
+
+
+def native_websocket_app() -> Application:
+    """The Serve-native way: a WebSocket route of an ASGI app that is a Serve deployment's ingress, reached
+    through Serve's proxy. (Defined in a function so that Ray ships it by value.)"""
+
+    async def session(ws: StarletteWebSocket) -> None:
+        await ws.accept()
+        await ws.send_text(str(os.getpid()))
+        while True:
+            await ws.send_text(await ws.receive_text())
+
+    @serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0.25})
+    @serve.ingress(Starlette(routes=[WebSocketRoute("/", session)]))
+    class Native:
+        pass
+
+    return Native.bind()  # type: ignore[attr-defined]
+
+
+async def test_serve_own_proxy_ends_a_lost_replicas_websocket_without_a_close_code(cluster: dict[str, Any]) -> None:
+    """Why Loupe puts its own balancer in front: through Serve's proxy, a WebSocket whose replica dies just
+    breaks (no close frame: 1006 at the client, like a network fault), where the balancer says 1012."""
+    serve.run(native_websocket_app(), name="native", route_prefix="/native")
+    try:
+        ws = await connect_when_routed(f"ws://127.0.0.1:{SERVE_PROXY_PORT}/native/")
+        os.kill(int(await ws.recv()), signal.SIGKILL)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 120)
+        assert closed.value.rcvd is None  # no close code, no reason
+    finally:
+        serve.delete("native")
+
+
+async def connect_when_routed(url: str, timeout_s: float = 120) -> Any:
+    """Serve's proxy learns a new route a little after `serve.run` returns; until then it refuses (403)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await websockets.connect(url, open_timeout=60)
+        except websockets.InvalidStatus:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
