@@ -13,7 +13,6 @@ import torch
 import loupe
 from bench.common import interleaved, plain_hf, tokens_of_length
 from bench.tools import other_tools
-from loupe.engine.allocator import keep_freed_memory
 
 
 def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
@@ -52,5 +51,4 @@ def report(result: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    keep_freed_memory()
     print(report(run(loupe.load())))

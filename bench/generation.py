@@ -8,7 +8,6 @@ import torch
 
 import loupe
 from bench.common import interleaved, plain_hf
-from loupe.engine.allocator import keep_freed_memory
 
 PROMPT = "The most important thing to remember about the ocean is"
 
@@ -59,5 +58,4 @@ def report(result: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    keep_freed_memory()
     print(report(run(loupe.load())))

@@ -35,6 +35,7 @@ def headlines(entries: dict[str, dict[str, Any]]) -> list[Headline]:
     if "bench_wire" in entries:
         wire = entries["bench_wire"]
         add("first layer frame / full run (T=64)", wire["first_layer"]["fraction_of_run"], 0.15, "lower")
+        add("default UI run / plain HF forward (T=64)", wire["ui_default"]["ratio_to_hf"]["default"], 1.5, "lower")
         add("msgpack f16 bytes / JSON bytes (worst)", wire["worst_bytes_ratio"], 0.3, "lower")
     if "patch_sweep" in entries:
         best = max(r["speedup"] for r in entries["patch_sweep"]["batched"].values())

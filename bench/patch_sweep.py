@@ -17,7 +17,6 @@ import torch
 import loupe
 from bench.common import machine
 from loupe.analysis import Target, logit_diff, patch_sweep
-from loupe.engine.allocator import keep_freed_memory
 
 CLEAN = "When Mary and John went to the store, John gave a drink to"
 CORRUPT = "When Mary and John went to the store, Mary gave a drink to"
@@ -116,5 +115,4 @@ def report(result: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    keep_freed_memory()
     print(report(run(loupe.load())))

@@ -19,7 +19,6 @@ import loupe
 from bench.common import machine
 from bench.headline import headlines
 from bench.plot import plot
-from loupe.engine.allocator import keep_freed_memory
 
 ENTRIES = (
     "capture_overhead",
@@ -40,7 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where to write the results")
     parser.add_argument("--only", nargs="*", choices=ENTRIES, help="run only these entries")
     args = parser.parse_args(argv)
-    keep_freed_memory()
     model = loupe.load()
     started = time.time()
     entries: dict[str, Any] = {}

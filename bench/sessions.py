@@ -26,7 +26,6 @@ import numpy as np
 
 import loupe
 from bench.common import machine, tokens_of_length
-from loupe.engine.allocator import keep_freed_memory
 from loupe.server.background import serving
 
 VARIANTS: dict[str, Any] = {"default": True, "no_lens": ["resid_norm", "attn"], "no_summaries": False}
@@ -189,7 +188,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None, help="runs per session (default 6, quick 3)")
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
-    keep_freed_memory()
     print(report(run(loupe.load(args.model), quick=args.quick, sessions=args.sessions, runs=args.runs)))
 
 

@@ -23,7 +23,6 @@ import httpx
 import msgpack
 
 import loupe
-from loupe.engine.allocator import keep_freed_memory
 from loupe.server.background import serving
 from loupe.server.limits import Limits
 
@@ -267,7 +266,6 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=None, help="seconds between table rows")
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
-    keep_freed_memory()
     result = run(loupe.load(args.model), seconds=args.seconds, clients=args.clients, every=args.every)
     print(report(result))
     raise SystemExit(0 if not result["errors"] and result["idle_at_end"] else 1)

@@ -102,7 +102,6 @@ def serve_main(args: argparse.Namespace) -> int:
     import uvicorn
 
     import loupe
-    from loupe.engine.allocator import keep_freed_memory
     from loupe.errors import LoupeError
     from loupe.features.attach import attach
     from loupe.server.app import create_app
@@ -115,7 +114,6 @@ def serve_main(args: argparse.Namespace) -> int:
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(16)
     print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
-    keep_freed_memory()  # runs that capture reuse the previous run's memory instead of faulting in new pages
     model = loupe.load(args.model, device=args.device)
     try:
         saes = attach(model, args.sae, shipped=args.model is None and not args.no_sae)

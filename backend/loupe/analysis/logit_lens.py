@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from loupe.analysis.lens_decoder import lens_decoder
 from loupe.analysis.weights import single_prompt, token_id
 
 if TYPE_CHECKING:
@@ -74,11 +75,10 @@ class LogitLens:
 def decode_resid(model: HookedModel, resid: torch.Tensor) -> torch.Tensor:
     """Logits [..., d_vocab] of residual vectors [..., d_model]: final norm module, then the unembedding.
 
-    Goes through `model.unembed`, which skips the modules' hooks, so a run's captures and interventions
-    on `ln_final`/`logits` never see the lens's own decoding.
+    Skips the modules' hooks, so a run's captures and interventions on `ln_final`/`logits` never see the
+    lens's own decoding.
     """
-    with torch.no_grad():
-        return model.unembed(resid).float()
+    return lens_decoder(model).logits(resid)
 
 
 def logit_lens(
@@ -88,20 +88,23 @@ def logit_lens(
     target: int | str | None = None,
     on_row: Callable[[LensRow], None] | None = None,
 ) -> LogitLens:
-    """Top-k next tokens per layer x position for one prompt; `on_row` gets each row as its layer finishes."""
+    """Top-k next tokens per layer x position for one prompt; `on_row` gets each row as its layer finishes.
+
+    Decoded by the shared `LensDecoder`: the top-k ids are exact, probabilities within ~0.005.
+    """
     target_id = token_id(model, target) if target is not None else None
+    decoder = lens_decoder(model)
     rows: list[LensRow] = []
 
     def add(resid: torch.Tensor) -> None:
-        probs = torch.softmax(decode_resid(model, resid[0]), dim=-1)
-        top = probs.topk(k, dim=-1)
+        out = decoder.decode(resid[0], k, target_id)
         index = len(rows)
         row = LensRow(
             index=index,
             label="embed" if index == 0 else f"L{index - 1}",
-            tokens=top.indices,
-            probs=top.values,
-            target_prob=probs[:, target_id] if target_id is not None else None,
+            tokens=out.ids,
+            probs=out.probs,
+            target_prob=out.target_prob,
         )
         rows.append(row)
         if on_row is not None:
@@ -115,5 +118,5 @@ def logit_lens(
     n = model.cfg.n_layers
     capture = ["blocks.0.hook_resid_pre", *(f"blocks.{layer}.hook_resid_post" for layer in range(n))]
     res = model.run(single_prompt(model, inputs), capture=capture, on_layer=on_layer)
-    top_str = [[model.decode_each(pos.tolist()) for pos in row.tokens] for row in rows] if model.tokenizer else []
+    top_str = [[decoder.strings(pos.tolist()) for pos in row.tokens] for row in rows] if model.tokenizer else []
     return LogitLens(res.str_tokens[0] if res.str_tokens else [], rows, top_str, target_id)

@@ -3,7 +3,7 @@
 Capturing activations keeps large tensors alive for the whole forward pass; with glibc's defaults each
 run then maps fresh pages and pays a page fault per 4 KiB (about 20% of a SmolLM2 forward at 256 tokens
 when capturing every hook point). Raising the mmap and trim thresholds lets the next run reuse the
-previous run's memory. Called by `loupe serve` and the benchmarks; a no-op where glibc is absent.
+previous run's memory. Called by `loupe.load`; a no-op where glibc is absent.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from platformdirs import user_cache_dir
 from torch import nn
 from transformers import PreTrainedModel
 
+from loupe.engine.allocator import keep_freed_memory
 from loupe.engine.model import HookedModel
 from loupe.errors import LoupeError
 from loupe.models.adapters import adapter_for
@@ -31,7 +32,12 @@ def load(
     device: str | torch.device = "cpu",
     dtype: str | torch.dtype = "float32",
 ) -> HookedModel:
-    """Load a model for Loupe: None = the embedded default, a name/path, or a `PreTrainedModel`."""
+    """Load a model for Loupe: None = the embedded default, a name/path, or a `PreTrainedModel`.
+
+    Also keeps freed memory in this process from now on (`loupe.engine.allocator.keep_freed_memory`), so
+    runs that capture activations reuse the previous run's pages instead of faulting in fresh ones.
+    """
+    keep_freed_memory()
     torch_dtype = _dtype(dtype)
     if isinstance(model, PreTrainedModel):
         _move(model, device, torch_dtype)

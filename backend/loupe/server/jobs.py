@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
+from loupe.analysis.lens_decoder import lens_decoder
 from loupe.codec import encode_tensor, pack
 from loupe.engine.pieces import prompt_activations
 from loupe.engine.result import RunResult
@@ -29,7 +30,6 @@ from loupe.hooks.context import LayerCallback
 from loupe.server.limits import Limits
 from loupe.server.protocol import Request
 from loupe.server.state import LastRun, SessionState, Snapshot
-from loupe.server.summaries import LogitLens
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -44,7 +44,7 @@ class Host:
     def __init__(self, model: HookedModel, limits: Limits, workers: int = 8, batching: bool = True) -> None:
         self.model = model
         self.limits = limits
-        self.lens = LogitLens(model)
+        self.lens = lens_decoder(model)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
         self.scheduler = Scheduler(model) if batching else None
 
