@@ -17,6 +17,7 @@ from loupe.scale.balancer import create_balancer
 from loupe.scale.proxy import LOST_CODE, LOST_REASON
 from loupe.scale.registry import Registry
 from loupe.server.background import serving
+from tests.proto.schemas import validate
 from tests.scale.conftest import ABLATE, LIMITS, PROMPTS, run_top, same_predictions, serving_asgi
 from tests.server.wire import Raw
 
@@ -44,6 +45,7 @@ async def test_sessions_spread_and_match_a_direct_server(front: Front, tiny_loca
     sessions = [await Raw.connect(front.ws) for _ in PROMPTS]
     try:
         assert [s.welcome["replica"] for s in sessions] == ["a", "b"] * 3
+        validate({k: v for k, v in sessions[0].welcome.items() if k != "_t"})  # `replica` is in the schema
         health = httpx.get(f"{front.http}/api/health", timeout=10).json()
         assert health["status"] == "ok" and health["sessions"] == 6
         assert {r["replica"]: r["sessions"] for r in health["replicas"]} == {"a": 3, "b": 3}
