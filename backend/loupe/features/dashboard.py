@@ -51,10 +51,11 @@ class Dashboard:
     info: dict[str, Any] = field(default_factory=dict)
     _texts: list[list[str]] | None = field(default=None, repr=False, compare=False)  # see context_texts
 
-    def context_texts(self, decode: Callable[[list[int]], list[str]], d_vocab: int) -> list[list[str]]:
-        """[F][C] each context's text, lower-cased (computed once: it decodes the whole vocabulary)."""
+    def context_texts(self, decode: Callable[[list[int]], list[str]]) -> list[list[str]]:
+        """[F][C] each context's text, lower-cased (computed once, decoding each distinct token id once)."""
         if self._texts is None:
-            vocab = decode(list(range(d_vocab)))
+            ids = sorted(set(self.ctx_tokens.unique().tolist()) - {-1})
+            vocab = dict(zip(ids, decode(ids), strict=True))
             self._texts = [
                 ["".join(vocab[t] for t in ctx if t >= 0).lower() for ctx in feature]
                 for feature in self.ctx_tokens.tolist()

@@ -33,7 +33,7 @@ def by_text(model: HookedModel, dash: Dashboard | None, sae: SAE, text: str, k: 
     needle = text.lower()
     best = torch.zeros(sae.d_sae)
     ctx_max = dash.ctx_values.amax(-1)
-    for f, texts in enumerate(dash.context_texts(model.decode_each, model.cfg.d_vocab)):
+    for f, texts in enumerate(dash.context_texts(model.decode_each)):
         hits = [c for c, t in enumerate(texts) if needle in t]
         if hits:
             best[f] = float(ctx_max[f, hits].max())
