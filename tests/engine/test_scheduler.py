@@ -137,3 +137,23 @@ def test_streamed_points_are_delivered_per_row_and_dropped(make_pair) -> None:
         assert res.cache == {} and shapes == [(1, 4, 3, 3)]
     finally:
         scheduler.close()
+
+
+def test_together_runs_a_request_and_its_clean_twin_in_one_pass(make_pair) -> None:
+    model, _ = make_pair("llama")
+    scheduler = Scheduler(model, max_rows=1)  # without `together`, every request is a pass of its own
+    ivs = interventions_for(1, model.cfg.d_model)
+    try:
+        with scheduler.together():
+            main = scheduler.submit("a", PROMPTS[1], interventions=ivs)
+            clean = scheduler.submit("a", PROMPTS[1])
+        other = scheduler.submit("b", PROMPTS[0])
+        torch.testing.assert_close(main.result(timeout=60).logits, model.run(PROMPTS[1], interventions=ivs).logits)
+        torch.testing.assert_close(clean.result(timeout=60).logits, model.run(PROMPTS[1]).logits)
+        other.result(timeout=60)
+        assert scheduler.batches_run == 2
+        scheduler.submit("a", PROMPTS[2]).result(timeout=60)
+        scheduler.submit("a", PROMPTS[2]).result(timeout=60)
+        assert scheduler.batches_run == 4
+    finally:
+        scheduler.close()

@@ -9,10 +9,11 @@ tensors. Right padding leaves every real position's computation unchanged under 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ class _Request:
     on_layer: LayerCallback | None
     cancel: threading.Event | None
     stream: list[str]
+    joined: bool = False  # runs in the same batch as the request queued before it (see `together`)
     future: Future[RunResult] = field(default_factory=Future)
 
     @property
@@ -55,6 +57,7 @@ class Scheduler:
         self._queues: OrderedDict[str, deque[_Request]] = OrderedDict()
         self._cv = threading.Condition()
         self._closed = False
+        self._group: str | None = None  # inside `together`: the key of the last request submitted
         self.batches_run = 0
         self._worker = threading.Thread(target=self._loop, name="loupe-scheduler", daemon=True)
         self._worker.start()
@@ -85,9 +88,23 @@ class Scheduler:
         with self._cv:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
+            if self._group is not None:
+                request.joined = self._group == key
+                self._group = key
             self._queues.setdefault(key, deque()).append(request)
             self._cv.notify()
         return request.future
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Requests of one key submitted inside this block run as rows of the same batch (a run and its clean
+        twin: one forward pass, not two turns of the round-robin)."""
+        with self._cv:  # a re-entrant lock: the worker cannot take a half-submitted group
+            self._group = ""
+            try:
+                yield
+            finally:
+                self._group = None
 
     def pending(self, key: str | None = None) -> int:
         with self._cv:
@@ -120,6 +137,12 @@ class Scheduler:
                 continue
             batch.append(request)
             longest = width
+            while key in self._queues and self._queues[key][0].joined:  # its twins come along, past the caps
+                twin = self._queues[key].popleft()
+                if not self._queues[key]:
+                    del self._queues[key]
+                batch.append(twin)
+                longest = max(longest, twin.tokens.shape[0])
         return batch
 
     def _loop(self) -> None:

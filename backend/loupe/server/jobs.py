@@ -84,10 +84,19 @@ class Host:
                 stream=stream,
             )
             return res, res.logits[-1, -1]
-        main = self.scheduler.submit(
-            key, tokens, capture, snapshot.interventions, on_layer, snapshot.sources, snapshot.vectors, cancel, stream
-        )
-        clean = self.scheduler.submit(key, tokens, cancel=cancel) if intervened else None
+        with self.scheduler.together():  # the clean row rides in the same forward pass
+            main = self.scheduler.submit(
+                key,
+                tokens,
+                capture,
+                snapshot.interventions,
+                on_layer,
+                snapshot.sources,
+                snapshot.vectors,
+                cancel,
+                stream,
+            )
+            clean = self.scheduler.submit(key, tokens, cancel=cancel) if intervened else None
         res = _wait(main, cancel)
         return res, (_wait(clean, cancel) if clean is not None else res).logits[0, -1]
 
