@@ -155,8 +155,8 @@ def _patch_result(ctx: JobContext, res: PatchResult, clean: torch.Tensor) -> dic
 
 
 def _rows_per_piece(ctx: JobContext, clean: torch.Tensor) -> int:
-    """`batch_size`, cut so that one forward pass holds at most `piece_tokens` tokens (at least one row)."""
-    return max(1, min(ctx.request["batch_size"], ctx.host.limits.piece_tokens // clean.shape[1]))
+    """`batch_size`, cut so that one forward pass holds at most `max_batch_tokens` tokens (at least one row)."""
+    return max(1, min(ctx.request["batch_size"], ctx.host.limits.max_batch_tokens // clean.shape[1]))
 
 
 def patch_kind(ctx: JobContext) -> dict[str, Any]:

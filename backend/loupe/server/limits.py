@@ -39,7 +39,8 @@ class Limits:
     max_abs_value: int = 10_000  # |x| of every number of an intervention or uploaded vector (finite, too)
     max_contrast_prompts: int = 64  # per side of vectors.from_prompts
     max_job_tokens: int = 16384  # prompt tokens of one vectors.from_prompts, both sides together
-    piece_tokens: int = 64  # long jobs run as forward passes of at most this many tokens, taking turns
+    piece_tokens: int = 32  # vectors.from_prompts runs as forward passes of this many tokens, taking turns
+    max_batch_tokens: int = 512  # tokens in one forward pass of an analyze patch sweep (rows x prompt)
     max_outbound_frames: int = 1024  # per session; a client that falls this far behind is dropped (1008)
     max_outbound_bytes: int = 64 << 20
     slow_client_timeout_s: int = 20  # one frame waiting this long for the socket drops the client (1008)
