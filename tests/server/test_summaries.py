@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
-from loupe.server.summaries import thumbnails
+from loupe.analysis.lens_decoder import LensDecoder
+from loupe.engine.scheduler import Scheduler
+from loupe.server.summaries import BatchLens, LensSlot, layer_summary, lens_summary, needed_hooks, thumbnails
 
 
 def test_thumbnail_bins_are_max_pooled() -> None:
@@ -25,3 +28,39 @@ def test_thumbnail_bins_are_max_pooled() -> None:
 def test_short_patterns_are_sent_exactly() -> None:
     pattern = torch.rand(3, 10, 10)
     assert torch.equal(thumbnails(pattern), pattern)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_batch_lens_matches_each_row_alone(make_pair, fast: bool) -> None:
+    model, _ = make_pair("llama")
+    decoder = LensDecoder(model, fast=fast)
+    scheduler = Scheduler(model, layer_hook=BatchLens(decoder))
+    got: dict[int, list[dict]] = {0: [], 1: []}
+    prompts = ["The cat sat on the mat", "Hi there"]
+    try:
+        futures, slots = [], []
+        with scheduler.together():  # (so the worker cannot start on the first row alone)
+            for i, prompt in enumerate(prompts):
+                slot = LensSlot()
+                slots.append(slot)
+
+                def on_layer(layer: int, tensors: dict, i: int = i, slot: LensSlot = slot) -> None:
+                    got[i].append(layer_summary(decoder, ("lens",), tensors, layer, slot)["lens"])
+
+                hooks = needed_hooks(model.cfg.n_layers, ("lens",))
+                futures.append(scheduler.submit("s", prompt, on_layer=on_layer, stream=hooks, tag=slot))
+        for f in futures:
+            f.result(timeout=60)
+    finally:
+        scheduler.close()
+    assert scheduler.batches_run == 1  # both rows shared the pass, so the lens was one product per layer
+    assert all(slot.layer == model.cfg.n_layers - 1 for slot in slots)  # filled by BatchLens, not per row
+    for i, prompt in enumerate(prompts):
+        res = model.run(prompt, capture="blocks.*.hook_resid_post")
+        assert len(got[i]) == model.cfg.n_layers
+        for layer, lens in enumerate(got[i]):
+            alone = lens_summary(decoder, res.cache[f"blocks.{layer}.hook_resid_post"][0])
+            assert torch.equal(lens["top1"], alone["top1"]) and torch.equal(lens["top5"], alone["top5"])
+            assert lens["top1_str"] == alone["top1_str"] and lens["top5_str"] == alone["top5_str"]
+            torch.testing.assert_close(lens["prob"], alone["prob"], atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(lens["top5_prob"], alone["top5_prob"], atol=1e-5, rtol=1e-4)

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ class _Request:
     on_layer: LayerCallback | None
     cancel: threading.Event | None
     stream: list[str]
+    tag: object = None  # handed to the scheduler's `layer_hook` with this row's tensors
     joined: bool = False  # runs in the same batch as the request queued before it (see `together`)
     future: Future[RunResult] = field(default_factory=Future)
 
@@ -49,11 +50,22 @@ class _Request:
         return self.cancel is not None and self.cancel.is_set()
 
 
-class Scheduler:
-    """Batches `submit`ted runs onto one model, fairly across keys; `close` stops the worker."""
+LayerHook = Callable[[int, list[tuple[object, dict[str, torch.Tensor]]]], None]
 
-    def __init__(self, model: HookedModel, max_rows: int = 16, max_tokens: int = 8192) -> None:
+
+class Scheduler:
+    """Batches `submit`ted runs onto one model, fairly across keys; `close` stops the worker.
+
+    `layer_hook(layer, [(tag, row tensors), ...])`, when given, sees every live row of a layer at once,
+    before the rows' own `on_layer` callbacks: work shared across rows (one logit-lens product for the
+    whole batch) goes there, handed back to each row through the `tag` it was submitted with.
+    """
+
+    def __init__(
+        self, model: HookedModel, max_rows: int = 16, max_tokens: int = 8192, layer_hook: LayerHook | None = None
+    ) -> None:
         self.model, self.max_rows, self.max_tokens = model, max_rows, max_tokens
+        self.layer_hook = layer_hook
         self._queues: OrderedDict[str, deque[_Request]] = OrderedDict()
         self._cv = threading.Condition()
         self._closed = False
@@ -73,10 +85,11 @@ class Scheduler:
         vectors: Mapping[str, Any] | None = None,
         cancel: threading.Event | None = None,
         stream: Sequence[str] | str = (),
+        tag: object = None,
     ) -> Future[RunResult]:
         """Queue one prompt; raises LoupeError now for a bad prompt, capture or intervention.
 
-        `stream` names points that only `on_layer` receives (not kept in the result).
+        `stream` names points that only `on_layer` receives (not kept in the result); `tag` goes to `layer_hook`.
         """
         tokens, _ = self.model.encode(inputs)
         if tokens.shape[0] != 1:
@@ -84,7 +97,7 @@ class Scheduler:
         names = self.model.match_hooks(capture) if capture else []
         streamed = [n for n in (self.model.match_hooks(stream) if stream else []) if n not in names]
         bound = bind_all(self.model, interventions, sources, vectors, seq_len=tokens.shape[1])
-        request = _Request(key, tokens[0], names, bound, on_layer, cancel, streamed)
+        request = _Request(key, tokens[0], names, bound, on_layer, cancel, streamed, tag)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
@@ -193,11 +206,15 @@ class Scheduler:
         def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
             if all(r.cancelled for r in batch):
                 raise Cancelled("every run of the batch was cancelled")
-            for i, r in enumerate(batch):
+            rows = [
+                (r, {n: self._cut(n, t, i, lengths[i]) for n, t in tensors.items() if n in r.capture or n in r.stream})
+                for i, r in enumerate(batch)
+                if r.on_layer is not None and not r.cancelled
+            ]
+            if self.layer_hook is not None:
+                self.layer_hook(layer, [(r.tag, mine) for r, mine in rows])
+            for r, mine in rows:
                 if r.on_layer is not None and not r.cancelled:
-                    mine = {
-                        n: self._cut(n, t, i, lengths[i]) for n, t in tensors.items() if n in r.capture or n in r.stream
-                    }
                     r.on_layer(layer, mine)
 
         ctx = RunContext(model.points, capture, bound, Where(0, width, len(batch)), on_layer, stream=stream)

@@ -17,7 +17,7 @@ SHIPPED_ID = "res10"
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
-    """"PATH[:ID]" -> (path, id or None); a colon followed by a path (as in hf://owner/repo) is not an id."""
+    """ "PATH[:ID]" -> (path, id or None); a colon followed by a path (as in hf://owner/repo) is not an id."""
     path, sep, sae_id = spec.rpartition(":")
     if not sep or not path or not sae_id or "/" in sae_id or "\\" in sae_id:
         return spec, None

@@ -228,4 +228,3 @@ class _Accumulator:
             before=self.before,
             info=info,
         )
-

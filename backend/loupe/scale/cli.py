@@ -20,9 +20,7 @@ def add_ray_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--ray-address", default=None, metavar="ADDR", help="join this Ray cluster (default: start one)")
     g.add_argument("--replicas", type=int, default=1, help="replicas of each model (default 1)")
-    g.add_argument(
-        "--autoscale", default=None, metavar="MIN:MAX", help="autoscale each model on open sessions"
-    )
+    g.add_argument("--autoscale", default=None, metavar="MIN:MAX", help="autoscale each model on open sessions")
     g.add_argument("--target-sessions", type=int, default=8, help="with --autoscale: sessions per replica (default 8)")
 
 

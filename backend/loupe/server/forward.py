@@ -11,7 +11,7 @@ from loupe.errors import LoupeError
 from loupe.server.features import layer_part, sae_of
 from loupe.server.jobs import Commit, JobContext, capture_bytes, enc, first_token, preds, prompt_tokens
 from loupe.server.state import LastRun, SessionState
-from loupe.server.summaries import PARTS, layer_summary, needed_hooks
+from loupe.server.summaries import PARTS, LensSlot, layer_summary, needed_hooks
 
 
 def run_job(ctx: JobContext) -> Commit:
@@ -43,6 +43,7 @@ def run_job(ctx: JobContext) -> Commit:
     str_tokens = model.decode_each(tokens[0].tolist())
     ctx.emit({"type": "run.tokens", "tokens": enc(tokens[0], "i32"), "str_tokens": str_tokens})
     lens = ctx.host.lens if "lens" in parts else None
+    slot = LensSlot() if lens is not None else None
     kept: list[torch.Tensor] = []
     start = time.perf_counter()
 
@@ -53,7 +54,7 @@ def run_job(ctx: JobContext) -> Commit:
             "tensors": {n: enc(t[0], dtype) for n, t in tensors.items() if n in wanted},
         }
         if parts:
-            summary = layer_summary(lens, parts, tensors, layer)
+            summary = layer_summary(lens, parts, tensors, layer, slot)
             frame["summary"] = {k: _summary_value(v, dtype) for k, v in summary.items()}
         if sae is not None and layer == sae.layer:
             frame["features"] = layer_part(sae, tensors[sae.hook][0], feats["k"])
@@ -64,7 +65,7 @@ def run_job(ctx: JobContext) -> Commit:
 
     capture = sorted(wanted, key=model.hook_points.index)
     stream = sorted(set(internal) - wanted, key=model.hook_points.index)
-    res, clean = ctx.host.forward(ctx.session, tokens, capture, stream, ctx.snapshot, on_layer, ctx.cancel)
+    res, clean = ctx.host.forward(ctx.session, tokens, capture, stream, ctx.snapshot, on_layer, ctx.cancel, slot)
     last = res.logits[0, -1]
     result: dict[str, Any] = {
         "type": "run.result",

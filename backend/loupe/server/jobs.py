@@ -30,6 +30,7 @@ from loupe.hooks.context import LayerCallback
 from loupe.server.limits import Limits
 from loupe.server.protocol import Request
 from loupe.server.state import LastRun, SessionState, Snapshot
+from loupe.server.summaries import BatchLens, LensSlot
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -46,7 +47,7 @@ class Host:
         self.limits = limits
         self.lens = lens_decoder(model)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
-        self.scheduler = Scheduler(model) if batching else None
+        self.scheduler = Scheduler(model, layer_hook=BatchLens(self.lens)) if batching else None
 
     async def execute(self, fn: Callable[[], T], key: str) -> T:
         """Run `fn` on a worker thread; its forward passes take turns with other sessions' as `key`."""
@@ -66,10 +67,12 @@ class Host:
         snapshot: Snapshot,
         on_layer: LayerCallback,
         cancel: threading.Event,
+        slot: LensSlot | None = None,
     ) -> tuple[RunResult, torch.Tensor]:
         """The intervened run of `tokens` [1, pos] (streamed to `on_layer`, row 0 of its tensors) and the
         clean run's last-position logits; batched with other sessions' runs when there is a scheduler.
-        `stream` points reach `on_layer` only, so per-layer summaries do not pile up in memory."""
+        `stream` points reach `on_layer` only, so per-layer summaries do not pile up in memory; `slot` receives
+        the row's lens, decoded with the whole batch's."""
         intervened = bool(snapshot.interventions)
         if self.scheduler is None:
             batch = tokens.repeat(2, 1) if intervened else tokens
@@ -95,6 +98,7 @@ class Host:
                 snapshot.vectors,
                 cancel,
                 stream,
+                slot,
             )
             clean = self.scheduler.submit(key, tokens, cancel=cancel) if intervened else None
         res = _wait(main, cancel)

@@ -138,7 +138,6 @@ NAMES = list_of(NAME, 1024)
 SUMMARIES = either(boolean, list_of(one_of("resid_norm", "lens", "attn"), 3))
 
 
-
 def _run_features(path: str, v: Any) -> Any:
     if not isinstance(v, dict) or set(v) - {"sae", "k"}:
         return _NO

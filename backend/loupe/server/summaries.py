@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from loupe.analysis.lens_decoder import LensDecoder
+from loupe.analysis.lens_decoder import Decoded, LensDecoder
 
 THUMB = 64
 PARTS = ("resid_norm", "lens", "attn")
@@ -44,29 +44,75 @@ def thumbnails(pattern: torch.Tensor, size: int = THUMB) -> torch.Tensor:
 
 def lens_summary(decoder: LensDecoder, resid: torch.Tensor) -> dict[str, Any]:
     """[pos, d_model] -> exact top-1 id/prob/string per position and top-5 at the last position."""
-    top = decoder.decode(resid, k=1)
-    last = decoder.decode(resid[-1:], k=5)
+    return _lens_parts(decoder, decoder.decode(resid, k=1), decoder.decode(resid[-1:], k=5), 0)
+
+
+def _lens_parts(decoder: LensDecoder, top: Decoded, last: Decoded, row: int) -> dict[str, Any]:
     top1 = top.ids[:, 0]
     return {
         "top1": top1.to(torch.int32),
         "prob": top.probs[:, 0],
         "top1_str": decoder.strings(top1.tolist()),
-        "top5": last.ids[0].to(torch.int32),
-        "top5_prob": last.probs[0],
-        "top5_str": decoder.strings(last.ids[0].tolist()),
+        "top5": last.ids[row].to(torch.int32),
+        "top5_prob": last.probs[row],
+        "top5_str": decoder.strings(last.ids[row].tolist()),
     }
 
 
+class LensSlot:
+    """Where `BatchLens` leaves one row's lens summary for the layer that is running."""
+
+    def __init__(self) -> None:
+        self.layer = -1
+        self.summary: dict[str, Any] | None = None
+
+    def take(self, layer: int) -> dict[str, Any] | None:
+        summary, self.summary = (self.summary if self.layer == layer else None), None
+        return summary
+
+
+class BatchLens:
+    """A scheduler layer hook: the lens of every row of a batched layer in one product (the unembedding is
+    read once per layer, not once per row), left in each row's `LensSlot`."""
+
+    def __init__(self, decoder: LensDecoder) -> None:
+        self.decoder = decoder
+
+    def __call__(self, layer: int, rows: list[tuple[object, dict[str, torch.Tensor]]]) -> None:
+        name = f"blocks.{layer}.hook_resid_post"
+        wanted = [(tag, t[name][0]) for tag, t in rows if isinstance(tag, LensSlot) and name in t]
+        if not wanted:
+            return
+        resids = [r for _, r in wanted]
+        top = self.decoder.decode(torch.cat(resids), k=1)
+        last = self.decoder.decode(torch.stack([r[-1] for r in resids]), k=5)
+        start = 0
+        for i, (slot, resid) in enumerate(wanted):
+            n = resid.shape[0]
+            mine = Decoded(
+                top.ids[start : start + n], top.logits[start : start + n], top.probs[start : start + n], None, 0
+            )
+            assert isinstance(slot, LensSlot)
+            slot.layer, slot.summary = layer, _lens_parts(self.decoder, mine, last, i)
+            start += n
+
+
 def layer_summary(
-    lens: LensDecoder | None, parts: tuple[str, ...], tensors: dict[str, torch.Tensor], layer: int
+    lens: LensDecoder | None,
+    parts: tuple[str, ...],
+    tensors: dict[str, torch.Tensor],
+    layer: int,
+    slot: LensSlot | None = None,
 ) -> dict[str, Any]:
-    """The `summary` map of one run.layer frame, from row 0 of that layer's captured tensors."""
+    """The `summary` map of one run.layer frame, from row 0 of that layer's captured tensors (the lens from
+    `slot` when `BatchLens` already decoded it with the rest of the batch)."""
     out: dict[str, Any] = {}
     resid = tensors.get(f"blocks.{layer}.hook_resid_post")
     if resid is not None and "resid_norm" in parts:
         out["resid_norm"] = resid_norm(resid[0])
     if resid is not None and lens is not None:
-        out["lens"] = lens_summary(lens, resid[0])
+        ready = slot.take(layer) if slot is not None else None
+        out["lens"] = ready if ready is not None else lens_summary(lens, resid[0])
     pattern = tensors.get(f"blocks.{layer}.attn.hook_pattern")
     if pattern is not None and "attn" in parts:
         out["attn"] = thumbnails(pattern[0])
