@@ -8,7 +8,9 @@ Stored next to the SAE's cfg.json: dashboard.safetensors (the tensors of `Dashbo
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from loupe.errors import LoupeError
+from loupe.errors import Cancelled, LoupeError
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -143,7 +145,8 @@ def compute_dashboard(
     progress: Callable[[int, int], None] | None = None,
     info: dict[str, Any] | None = None,
 ) -> Dashboard:
-    """Run the model over `tokens` [N, T] (rows of a corpus) and gather every feature's statistics.
+    """Run the model over `tokens` [N, T] (rows of a corpus, up to the SAE's layer) and gather every feature's
+    statistics.
 
     Each row gives a feature at most one context (the window around its maximum in that row), so the
     contexts come from different rows; a window has `before` tokens (default 3/4 of it) before the maximum.
@@ -158,12 +161,27 @@ def compute_dashboard(
     for start in range(0, n, batch_size):
         batch = tokens[start : start + batch_size].to(model.device)
         with torch.no_grad():
-            acts = model.run(batch, features=[sae]).features[sae.id].dense()
+            acts = sae.encode(hook_activation(model, batch, sae.hook))
         keep = ~torch.isin(batch, special)
         acc.add(batch, acts * keep.unsqueeze(-1), int(keep.sum()))
         if progress is not None:
             progress(min(start + batch_size, n), n)
     return acc.finish(n_bins, info or {})
+
+
+def hook_activation(model: HookedModel, tokens: torch.Tensor, hook: str) -> torch.Tensor:
+    """The activation at `hook` for token ids [batch, pos]; the forward pass stops after the hook's layer."""
+    got: dict[str, torch.Tensor] = {}
+    stop = threading.Event()
+
+    def on_layer(_layer: int, tensors: dict[str, torch.Tensor]) -> None:
+        if hook in tensors:
+            got["x"] = tensors[hook]
+            stop.set()  # the next block raises Cancelled: the layers after the hook are not computed
+
+    with contextlib.suppress(Cancelled):
+        model.run(tokens, stream=[hook], on_layer=on_layer, cancel=stop)
+    return got["x"]
 
 
 class _Accumulator:
