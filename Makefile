@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL ?=
 
-.PHONY: run test venv frontend widget lint pytest frontend-test e2e system-deps bench clean
+.PHONY: run test venv frontend widget lint pytest frontend-test e2e system-deps bench clean corpus
 
 venv: $(STAMP)
 
@@ -68,3 +68,11 @@ bench: venv frontend
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist
+
+# The offline SAE training corpus (docs/ of the README's Features section): Debian packages of English prose,
+# cleaned, deduplicated and split train / held-out into $(CORPUS).
+CORPUS ?= data/corpus
+corpus: venv
+	@if ! command -v bible >/dev/null || [ ! -d /usr/share/doc/python3.11/html/_sources ] || [ ! -d /usr/share/games/fortunes ] || [ ! -f /usr/share/wordnet/data.noun ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-doc bible-kjv fortunes wordnet-base >/dev/null; fi
+	$(VENV)/bin/loupe features corpus $(CORPUS)

@@ -1,4 +1,4 @@
-"""The `loupe` command: `serve`, `run`, `bench`. Each subcommand is a (name, help, add_arguments, main)
+"""The `loupe` command: `serve`, `run`, `bench`, `features`. Each subcommand is a (name, help, add_arguments, main)
 entry in SUBCOMMANDS; to add one, write its two functions and append an entry."""
 
 from __future__ import annotations
@@ -191,10 +191,23 @@ def bench_main(args: argparse.Namespace) -> int:
     return bench(argv + (["--only", *args.only] if args.only else []))
 
 
+def features_args(p: argparse.ArgumentParser) -> None:
+    from loupe.features.cli import add_arguments
+
+    add_arguments(p)
+
+
+def features_main(args: argparse.Namespace) -> int:
+    from loupe.features.cli import main as features
+
+    return features(args)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     ("serve", "serve a model over HTTP + WebSocket", serve_args, serve_main),
     ("run", "run a prompt on a server and print the next-token predictions", run_args, run_main),
     ("bench", "run the benchmarks side by side and write JSON + a PNG plot", bench_args, bench_main),
+    ("features", "sparse autoencoders: build the offline corpus, train a TopK SAE", features_args, features_main),
 ]
 
 
