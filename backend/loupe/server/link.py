@@ -16,6 +16,7 @@ from collections.abc import Callable
 from starlette.websockets import WebSocket
 
 from loupe.server.limits import Limits
+from loupe.server.origins import SERVER_SEND
 from loupe.server.outbox import Outbox
 
 log = logging.getLogger("loupe.server")
@@ -93,8 +94,10 @@ class Link:
 
 def abort_transport(ws: WebSocket) -> None:
     """Drop the TCP connection under `ws` at once, discarding what it still buffers (uvicorn's transport)."""
-    protocol = getattr(ws._send, "__self__", None)  # the ASGI server's send: a method of its protocol object
-    transport = getattr(protocol, "transport", None)
-    if isinstance(transport, asyncio.Transport):
+    send = ws.scope.get(SERVER_SEND)  # uvicorn's send is a method of its protocol object, which has the transport
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    abort = getattr(transport, "abort", None)  # asyncio's or uvloop's transport
+    if callable(abort):
+        log.warning("aborting the TCP connection of a client that does not read even the close frame")
         with contextlib.suppress(Exception):
-            transport.abort()
+            abort()

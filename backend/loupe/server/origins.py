@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOOPBACK_NAMES = frozenset({"localhost"})
+SERVER_SEND = "loupe.server_send"  # scope key: the ASGI server's send callable of a WebSocket
 
 
 def is_loopback(host: str) -> bool:
@@ -119,6 +120,8 @@ class HostCheck:
         self.app, self.allowed_hosts = app, allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SERVER_SEND] = send  # the ASGI server's own send, before any wrapping (see link.py)
         if scope["type"] in ("http", "websocket") and self.allowed_hosts is not None:
             headers = dict(scope.get("headers") or [])
             raw = headers.get(b"host")
