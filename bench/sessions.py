@@ -7,10 +7,10 @@ Target (DESIGN.md): 8 concurrent sessions >= 3x the throughput of running the sa
 Everything goes through a real server on a loopback port (WebSocket + msgpack), measured at the client
 from sending `run` to receiving `done`. Two request shapes are timed, interleaved: `default` (what the
 web UI asks: every summary including the logit lens), `no_lens` (summaries without the lens) and
-`no_summaries` (a script asking for top-k only). The lens and the summaries are computed per row, so
-batching speeds up the forward pass but not them: on a 2-core CPU the forward itself is compute-bound
-(16 rows of 16 tokens cost ~3.5x one row of 2), which caps the speedup well below 8x; on a GPU the
-forward is latency-bound and batching pays much more.
+`no_summaries` (a script asking for top-k only). The logit lens of a batched layer is one product for
+all its rows (`BatchLens`); a run and its clean twin share a pass (`Scheduler.together`). On a 2-core CPU
+the forward itself is compute-bound (16 rows of 16 tokens cost ~3.5x one row of 2), which caps the
+speedup well below 8x; on a GPU the forward is latency-bound and batching pays much more.
 """
 
 from __future__ import annotations

@@ -76,10 +76,10 @@ class LensDecoder:
         with torch.no_grad():
             return self.model.unembed(resid.to(self.weight.dtype)).float()
 
-    def decode(self, resid: torch.Tensor, k: int = 1, target: int | None = None) -> Decoded:
-        """Exact top-k (k <= d_vocab) of every row of `resid` [..., d_model], flattened to rows."""
+    def decode(self, resid: torch.Tensor, k: int = 1, target: int | None = None, normed: bool = False) -> Decoded:
+        """Exact top-k (k <= d_vocab) of every row of `resid` [..., d_model] (already normed: `normed`), as rows."""
         with torch.no_grad():
-            x = self.normed(resid).reshape(-1, self.weight.shape[1])
+            x = (resid if normed else self.normed(resid)).reshape(-1, self.weight.shape[1])
             k = min(k, self.weight.shape[0])
             exact = self.fast is None or k >= self.weight.shape[0] or x.shape[0] == 0
             parts = [
@@ -97,6 +97,17 @@ class LensDecoder:
             sum(p.exact_rows for p in parts),
         )
 
+    def decode_with_last(self, resid: torch.Tensor, k: int = 1, last_k: int = 5) -> tuple[Decoded, Decoded]:
+        """`decode(resid, k)` and the top `last_k` of its last row, from one vocabulary-wide product."""
+        with torch.no_grad():
+            x = self.normed(resid).reshape(-1, self.weight.shape[1])
+            vocab = self.weight.shape[0]
+            if self.fast is None or not 0 < x.shape[0] <= self.ROWS or max(k, last_k) >= vocab:
+                return self.decode(resid, k), self.decode(x[-1:] if x.shape[0] else x, last_k, None, normed=True)
+            approx = x.to(torch.bfloat16) @ self.fast.T
+            last = self._select(x[-1:], approx[-1:].clone(), last_k, None)
+            return self._select(x, approx, k, None), last
+
     def _exact(self, x: torch.Tensor, k: int, target: int | None) -> Decoded:
         logits = self.head.forward(x).float()
         lse = logits.logsumexp(-1, keepdim=True)
@@ -107,8 +118,11 @@ class LensDecoder:
 
     def _bounded(self, x: torch.Tensor, k: int, target: int | None) -> Decoded:
         assert self.fast is not None
+        return self._select(x, x.to(torch.bfloat16) @ self.fast.T, k, target)
+
+    def _select(self, x: torch.Tensor, approx: torch.Tensor, k: int, target: int | None) -> Decoded:
+        """Top-k of normed rows `x` from their bf16 logits `approx` [rows, vocab] (consumed): proven or redone."""
         n_cand = min(k + self.MARGIN, self.weight.shape[0] - 1)
-        approx = x.to(torch.bfloat16) @ self.fast.T  # [rows, vocab] bfloat16
         top = approx.topk(n_cand + 1, dim=-1)
         cand = top.indices[:, :n_cand]
         exact = self._rescore(x, cand)  # [rows, n_cand] float64

@@ -44,7 +44,8 @@ def thumbnails(pattern: torch.Tensor, size: int = THUMB) -> torch.Tensor:
 
 def lens_summary(decoder: LensDecoder, resid: torch.Tensor) -> dict[str, Any]:
     """[pos, d_model] -> exact top-1 id/prob/string per position and top-5 at the last position."""
-    return _lens_parts(decoder, decoder.decode(resid, k=1), decoder.decode(resid[-1:], k=5), 0)
+    top, last = decoder.decode_with_last(resid, k=1, last_k=5)
+    return _lens_parts(decoder, top, last, 0)
 
 
 def _lens_parts(decoder: LensDecoder, top: Decoded, last: Decoded, row: int) -> dict[str, Any]:
