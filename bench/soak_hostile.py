@@ -146,14 +146,14 @@ async def monitor(http: str, pid: int, deadline: float, stats: dict[str, Any], e
         await asyncio.sleep(min(every, max(0.0, deadline - time.monotonic())))
 
 
-async def soak(url: str, http: str, pid: int, minutes: float, clients: int) -> dict[str, Any]:
+async def soak(url: str, http: str, pid: int, minutes: float, clients: int, slow: int) -> dict[str, Any]:
     stats: dict[str, Any] = {"ops": {}, "errors": {}, "last_errors": [], "samples": []}
     deadline = time.monotonic() + minutes * 60
     info = (await asyncio.to_thread(httpx.get, f"{http}/api/model", timeout=30)).json()
     model = SimpleNamespace(cfg=SimpleNamespace(n_layers=info["n_layers"], n_heads=info["n_heads"]))
     tasks = [client(url, seed, deadline, stats, model) for seed in range(clients)]  # type: ignore[arg-type]
     tasks += [heavy(url, deadline, stats), analyst(url, deadline, stats), attacker(url, deadline, stats)]
-    tasks += [slow_reader(url, deadline, stats) for _ in range(2)]
+    tasks += [slow_reader(url, deadline, stats) for _ in range(slow)]
     await asyncio.gather(monitor(http, pid, deadline, stats, 60.0), *tasks)
     return stats
 
@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=5.0, help="minutes before RSS growth is counted")
     parser.add_argument("--clients", type=int, default=4, help="mixed clients of bench/soak.py")
+    parser.add_argument("--slow-readers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8150)
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", default="bench/results/soak_hostile.json")
@@ -178,7 +179,7 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        stats = asyncio.run(soak(url, http, server.pid, args.minutes, args.clients))
+        stats = asyncio.run(soak(url, http, server.pid, args.minutes, args.clients, args.slow_readers))
         health = httpx.get(f"{http}/api/health", timeout=30).json()
     finally:
         server.terminate()
