@@ -90,7 +90,7 @@ export class LoupeClient {
         this.dispatch(msg);
       };
       ws.onclose = (ev) => {
-        const why = ev.reason || (ev.code === 1006 ? 'connection lost' : `closed (${ev.code})`);
+        const why = closeReason(ev.code, ev.reason);
         this.failAll(new ServerError({ code: 'disconnected', message: why }));
         this.ready = null;
         this.ws = null;
@@ -161,6 +161,22 @@ export class LoupeClient {
   cancel(target: string): void {
     this.request({ type: 'cancel', target }).catch(() => undefined);
   }
+}
+
+const CLOSE_WORDS: Record<number, string> = {
+  1000: 'the connection was closed',
+  1001: 'the server went away',
+  1006: 'the connection was lost',
+  1008: 'the server dropped this page (it fell behind or sent something invalid)',
+  1009: 'a message was too large',
+  1011: 'the server hit an internal error',
+  1012: 'the server is restarting',
+  1013: 'the server is busy; try again later',
+};
+
+/** A WebSocket close in words for the user (the server's reason when it gave one); never a bare code. */
+export function closeReason(code: number, reason = ''): string {
+  return reason.trim() || CLOSE_WORDS[code] || 'the connection was closed';
 }
 
 /** The /ws URL next to the page (ws: or wss:), or `?server=host:port` from the query string. */

@@ -7,6 +7,7 @@ import { LoupeClient, ServerError, defaultWsUrl, type OpenSocket } from '../api/
 import { decodeTensor } from '../api/codec';
 import type { AttentionHeadReply, DoneMsg, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
 import { applyRunFrame, newRun, pickHead } from './runData';
+import { restoreSession } from './restore';
 import { get, notify, set, upsert } from './store';
 
 let client: LoupeClient | null = null;
@@ -39,15 +40,13 @@ export function connect(url: string = defaultWsUrl(), openSocket?: OpenSocket): 
     onWelcome: (w) => {
       retryMs = 500;
       const s = get();
-      // A new session starts empty: keep only interventions that need no saved state.
-      const keep = s.interventions.filter((i) => i.op === 'ablate' || i.op === 'scale' || i.op === 'feature');
-      if (keep.length < s.interventions.length) {
-        notify('reconnected', `New session: ${s.interventions.length - keep.length} patch/steer intervention(s) dropped — saved runs and vectors belonged to the old session; save and build them again.`);
-      }
       const layer = s.model ? s.steer.layer : Math.round(w.model.n_layers * 0.2);
-      set({ model: w.model, limits: w.limits, session: w.session, interventions: keep, savedRuns: [], vectors: [], steer: { ...s.steer, layer, vector: null } });
-      const after = keep.length ? pushInterventions(keep) : Promise.resolve();
-      void after.then(() => rerun());
+      // A new session starts empty; restoreSession saves the sources and builds the vector again.
+      set({
+        model: w.model, limits: w.limits, session: w.session, savedRuns: [], vectors: [], steer: { ...s.steer, layer },
+        notices: s.notices.filter((n) => n.code !== 'disconnected' && n.code !== 'reconnected'),
+      });
+      void restoreSession().then(() => rerun());
     },
     onStrayError: (e) => notify(e.code, e.message),
     onOther: follow,
@@ -163,7 +162,8 @@ async function loadDetail(): Promise<void> {
   }
 }
 
-async function pushInterventions(items: Intervention[]): Promise<void> {
+/** Send the intervention list; on rejection show the server's list instead. */
+export async function pushInterventions(items: Intervention[]): Promise<void> {
   if (!client?.isOpen) return;
   try {
     await client.request<InterventionsReply>({ type: 'interventions.set', items });
@@ -191,15 +191,15 @@ export function putIntervention(item: Intervention): void {
   setInterventions(upsert(get().interventions, item));
 }
 
-/** Save the second prompt as a patch source named `name`. */
-export async function saveSource(name = 'corrupt'): Promise<boolean> {
+/** Save `prompt` (default: the second prompt) as a patch source named `name`. */
+export async function saveSource(name = 'corrupt', prompt = get().corruptPrompt): Promise<boolean> {
   if (!client?.isOpen) return false;
   try {
     let items: RunsReply['items'] = [];
-    await client.request({ type: 'runs.save', name, prompt: get().corruptPrompt }, (m) => {
+    await client.request({ type: 'runs.save', name, prompt }, (m) => {
       if (m.type === 'runs') items = (m as RunsReply).items;
     });
-    set({ savedRuns: items });
+    set((s) => ({ savedRuns: items, sources: { ...s.sources, [name]: prompt } }));
     return true;
   } catch (e) {
     report(e);
@@ -207,8 +207,8 @@ export async function saveSource(name = 'corrupt'): Promise<boolean> {
   }
 }
 
-/** Build the steering vector from the contrast prompts and (re)apply it with the current scale. */
-export async function makeSteeringVector(): Promise<boolean> {
+/** Build the steering vector "steer" from the contrast prompts (not applied). */
+export async function promptsVector(): Promise<boolean> {
   const s = get();
   if (!client?.isOpen) return false;
   const name = 'steer';
@@ -218,12 +218,18 @@ export async function makeSteeringVector(): Promise<boolean> {
       if (m.type === 'vectors') info = m as VectorsReply;
     });
     set((st) => ({ steer: { ...st.steer, vector: name }, vectors: (info as VectorsReply | null)?.items ?? st.vectors }));
-    putIntervention(steerIntervention());
     return true;
   } catch (e) {
     report(e);
     return false;
   }
+}
+
+/** Build the steering vector from the contrast prompts and (re)apply it with the current scale. */
+export async function makeSteeringVector(): Promise<boolean> {
+  if (!(await promptsVector())) return false;
+  putIntervention(steerIntervention());
+  return true;
 }
 
 /** The steer intervention for the current config. */
@@ -239,7 +245,8 @@ export async function generate(maxNew = 24): Promise<void> {
   if (!c?.isOpen) return;
   if (s.gen?.running) c.cancel(s.gen.id);
   const id = c.nextId('g');
-  set({ gen: { id, prompt: s.steer.genPrompt, steered: [], baseline: [], running: true } });
+  const steeredWith = s.interventions.some((i) => i.op === 'steer' && i.enabled !== false);
+  set({ gen: { id, prompt: s.steer.genPrompt, steered: [], baseline: [], running: true, steeredWith } });
   const onFrame = (m: ServerMsg) => {
     if (m.type !== 'gen.token') return;
     const t = m as GenTokenMsg;

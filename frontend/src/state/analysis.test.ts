@@ -11,7 +11,7 @@ const row = (index: number, effect: number[]): AnalyzeRowMsg => ({
 
 describe('patching heatmap state', () => {
   it('fills in row by row, then takes the result', () => {
-    let p = newPatch('a1', 'heads', 'corrupt', 3, 2, 5);
+    let p = newPatch('a1', 'heads', 'corrupt', 3, 2, ['a', 'b', 'c', 'd', 'e']);
     expect(p.colLabels).toEqual(['H0', 'H1']);
     expect(Number.isNaN(p.effect[0])).toBe(true);
     p = applyPatchRow(p, row(0, [0.1, -0.5]));
@@ -29,8 +29,8 @@ describe('patching heatmap state', () => {
     expect(p.status).toBe('done');
     expect(p.rowsDone).toBe(3);
     expect(p.cleanMetric).toBe(6.1);
-    expect(newPatch('a2', 'layers', '', 3, 2, 5).colLabels).toEqual(['attn', 'mlp']);
-    expect(newPatch('a3', 'resid', '', 3, 2, 5).cols).toBe(5);
+    expect(newPatch('a2', 'layers', '', 3, 2, ['a', 'b', 'c', 'd', 'e']).colLabels).toEqual(['attn', 'mlp']);
+    expect(newPatch('a3', 'resid', '', 3, 2, ['a', 'b', 'c', 'd', 'e']).cols).toBe(5);
   });
 });
 
@@ -59,7 +59,7 @@ describe('analysis results', () => {
     expect(v.copying).toBe(-0.15);
   });
   it('the Python export replays the analyses', () => {
-    const p = { ...newPatch('a1', 'heads', 'When Mary and John, Mary', 2, 2, 3), status: 'done' as const };
+    const p = { ...newPatch('a1', 'heads', 'When Mary and John, Mary', 2, 2, ['a', 'b', 'c']), status: 'done' as const };
     const code = pythonScript({ ...initialState, analysis: { ...initialState.analysis, patch: p, dla: { answer: ' Mary', wrong: ' John', bars: [], total: 1, actual: 1 } } }, 'ws://x/ws');
     expect(code).toContain('lo.stream("analyze", kind="patch", prompt=PROMPT, corrupt="When Mary and John, Mary", answer=ANSWER, wrong=WRONG, over="heads")');
     expect(code).toContain('kind="dla"');

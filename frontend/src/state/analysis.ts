@@ -19,6 +19,8 @@ export interface PatchView {
   cols: number;
   rowLabels: string[];
   colLabels: string[];
+  /** The clean prompt's tokens (the columns of a residual sweep). */
+  tokens: string[];
   effect: Float32Array;
   rowsDone: number;
   status: 'running' | 'done' | 'cancelled' | 'error';
@@ -65,10 +67,10 @@ export function patchGrid(over: PatchOver, nLayers: number, nHeads: number, nPos
 }
 
 /** An empty heatmap for a sweep that is about to start. */
-export function newPatch(id: string, over: PatchOver, corrupt: string, nLayers: number, nHeads: number, nPos: number): PatchView {
-  const { rowLabels, colLabels } = patchGrid(over, nLayers, nHeads, nPos);
+export function newPatch(id: string, over: PatchOver, corrupt: string, nLayers: number, nHeads: number, tokens: string[]): PatchView {
+  const { rowLabels, colLabels } = patchGrid(over, nLayers, nHeads, tokens.length);
   return {
-    id, over, corrupt, rows: rowLabels.length, cols: colLabels.length, rowLabels, colLabels,
+    id, over, corrupt, rows: rowLabels.length, cols: colLabels.length, rowLabels, colLabels, tokens,
     effect: new Float32Array(rowLabels.length * colLabels.length).fill(NaN), rowsDone: 0, status: 'running', top: [],
   };
 }
@@ -90,6 +92,7 @@ export function applyPatchResult(p: PatchView, m: AnalyzeResultMsg): PatchView {
   return {
     ...p, rows, cols, effect: Float32Array.from(eff.data), rowsDone: rows, status: 'done',
     rowLabels: (m.row_labels as string[]) ?? p.rowLabels, colLabels: (m.col_labels as string[]) ?? p.colLabels,
+    tokens: (m.str_tokens as string[] | undefined) ?? p.tokens,
     cleanMetric: m.clean_metric as number, corruptMetric: m.corrupt_metric as number, top: (m.top as Labeled[]) ?? [],
   };
 }

@@ -54,8 +54,7 @@ export async function runPatch(): Promise<void> {
   if (s.analysis.patch?.status === 'running') c.cancel(s.analysis.patch.id);
   const id = c.nextId('a');
   const over = s.analysis.over;
-  const nPos = s.run?.strTokens.length ?? 0;
-  setA({ patch: newPatch(id, over, s.corruptPrompt, s.model.n_layers, s.model.n_heads, nPos) });
+  setA({ patch: newPatch(id, over, s.corruptPrompt, s.model.n_layers, s.model.n_heads, s.run?.strTokens ?? []) });
   const upd = (f: (p: NonNullable<AnalysisState['patch']>) => NonNullable<AnalysisState['patch']>) =>
     setA((a) => (a.patch && a.patch.id === id ? { patch: f(a.patch) } : {}));
   const t0 = performance.now();

@@ -20,6 +20,8 @@ export interface HeadDetail extends HeadRef { pattern: Tensor; strTokens: string
 export interface Notice { key: number; code: string; message: string }
 export interface GenState {
   id: string; prompt: string; steered: string[]; baseline: string[]; running: boolean; ms?: number;
+  /** Whether a steering vector was applied when this generation ran. */
+  steeredWith: boolean;
 }
 /** Where the steering vector comes from: contrast prompts, a token's embedding, or an MLP neuron's output weights. */
 export type SteerSource = 'prompts' | 'token' | 'neuron';
@@ -48,6 +50,8 @@ export interface LoupeState {
   wrong: string;
   corruptPrompt: string;
   savedRuns: SavedRun[];
+  /** The prompt of every saved run (name → prompt), so a new session can save them again. */
+  sources: Record<string, string>;
   vectors: VectorInfo[];
   steer: SteerConfig;
   gen: GenState | null;
@@ -68,7 +72,7 @@ export const initialState: LoupeState = {
   conn: 'connecting', connDetail: '', model: null, limits: null, session: '',
   prompt: DEFAULT_PROMPT, run: null, scrub: null, playing: false, focusPos: null,
   selected: null, detail: null, detailLoading: false, interventions: [],
-  answer: ' Mary', wrong: ' John', corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], vectors: [],
+  answer: ' Mary', wrong: ' John', corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], sources: {}, vectors: [],
   steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because',
     source: 'prompts', token: ' love', neuronLayer: 10, neuronIndex: 0 },
   gen: null, notices: [], headMarks: [], history: [], analysis: initialAnalysis, features: initialFeatures,

@@ -5,6 +5,7 @@ import { ATTENTION_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { RunBadge } from './RunBadge';
 import { tipStyle } from './tip';
 import { useSize } from './useSize';
 
@@ -23,7 +24,7 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
   const selected = useLoupe((s) => s.selected);
   const loading = useLoupe((s) => s.detailLoading);
   const focus = useLoupe((s) => s.focusPos);
-  const intervened = useLoupe((s) => s.run?.intervened ?? false);
+  const status = useLoupe((s) => s.run?.status);
   const [hover, setHover] = useState<{ q: number; k: number; x: number; y: number } | null>(null);
 
   const geom = useMemo(() => {
@@ -61,12 +62,13 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
     drawLegend(ctx, ATTENTION_LUT.css, left + 24, top + size + 10, 120, 8, '0', '1', 'attention');
   }, [geom, detail, focus]);
 
-  const hint = selected ? `L${selected.layer} H${selected.head}${intervened ? ' · intervened run' : ''}${loading ? ' · loading…' : ''}` : 'click a head in the grid';
+  const hint = selected ? <>L{selected.layer} H{selected.head} <RunBadge />{loading ? ' · loading…' : ''}</> : 'click a head in the grid';
+  const waiting = status === 'cancelled' || status === 'error' ? 'the run was stopped before the end: press Run to see the pattern' : 'the full pattern loads when the pass is done…';
   const v = hover && detail ? detail.pattern.data[hover.q * geom!.T + hover.k] : 0;
   return (
     <Panel title="Head pattern" hint={hint} testId="attention-detail" className="detail-panel">
       <div ref={wrap} className="canvas-wrap">
-        {!detail && <div className="empty">{selected ? 'the full pattern loads when the pass is done…' : 'Select a head to see its full pattern, query rows × key columns.'}</div>}
+        {!detail && <div className="empty">{selected ? waiting : 'Select a head to see its full pattern, query rows × key columns.'}</div>}
         <canvas
           ref={canvas}
           role="img"

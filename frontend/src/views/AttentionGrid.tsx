@@ -6,6 +6,7 @@ import { drawAttentionGrid, gridHit, gridLayout, gridSize, type HeadMark } from 
 import { setupCanvas } from '../viz/heatmap';
 import { fmtProb, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { RunBadge } from './RunBadge';
 import { tipStyle } from './tip';
 import { useSize } from './useSize';
 
@@ -59,7 +60,7 @@ export function AttentionGrid({ marks }: AttentionGridProps) {
   return (
     <Panel
       title="Attention"
-      hint={model ? `${model.n_layers}×${model.n_heads} · click: enlarge · alt-click: ablate` : ''}
+      hint={model ? <><RunBadge /> {model.n_layers}×{model.n_heads} · click: enlarge · alt-click: ablate</> : ''}
       testId="attention-grid"
       className="grid-panel"
     >

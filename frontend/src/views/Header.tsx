@@ -45,6 +45,8 @@ export function Header(_props: HeaderProps) {
           </>
         )}
         {run && run.status === 'done' && run.ms !== undefined && <span className="muted">{run.strTokens.length} tokens · {run.ms.toFixed(0)} ms</span>}
+        {run && run.status === 'cancelled' && <span className="run-stopped" data-testid="run-cancelled">cancelled at layer {run.layersDone}/{run.nLayers}</span>}
+        {run && run.status === 'error' && <span className="run-stopped">run failed{run.error === 'disconnected' ? ': disconnected' : ''}</span>}
       </div>
       <span className="spacer" />
       <Shortcuts />

@@ -6,6 +6,7 @@ import { PROB_LUT, lutIndex, textOn } from '../viz/colour';
 import { setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, fmtProb, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { RunBadge } from './RunBadge';
 import { tipStyle } from './tip';
 import { GRID_LEFT, useLayerGrid } from './useLayerGrid';
 import { useSize } from './useSize';
@@ -98,7 +99,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
 
   const hd = hover && run?.layers[hover.l];
   return (
-    <Panel title="Logit lens" hint="top next-token guess per layer × position" testId="logit-lens" className="lens-panel">
+    <Panel title="Logit lens" hint={<><RunBadge /> top next-token guess per layer × position</>} testId="logit-lens" className="lens-panel">
       <div ref={wrap} className="canvas-wrap">
         {!T && <div className="empty">waiting for the first layer…</div>}
         <canvas

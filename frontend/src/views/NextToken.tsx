@@ -56,7 +56,11 @@ export function NextToken({ rows = 6 }: NextTokenProps) {
         <span className="muted">) − logit(</span>
         <input aria-label="Wrong token" value={wrong} onChange={(e) => set({ wrong: e.target.value })} onBlur={rerunIfChanged} />
         <span className="muted">)</span>
-        {ld && (
+        {!answer.trim() || !wrong.trim() ? (
+          <div className="ld-values muted" data-testid="logit-diff-missing">type a token in both boxes to see logit(answer) − logit(wrong)</div>
+        ) : ld && (ld.answer !== answer || ld.wrong !== wrong) ? (
+          <div className="ld-values muted" data-testid="logit-diff-stale">press Enter to compute it for these tokens</div>
+        ) : ld && (
           <div className="ld-values">
             <span>clean <b>{fmtSigned(ld.clean)}</b></span>
             <span>intervened <b data-testid="logit-diff-value">{fmtSigned(ld.value)}</b></span>

@@ -1,30 +1,37 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { selectHead } from '../state/actions';
-import { topCells, type PatchOver } from '../state/analysis';
+import { topCells, type PatchOver, type PatchView } from '../state/analysis';
 import { cancelPatch, runPatch } from '../state/analysisActions';
 import { set, useLoupe } from '../state/store';
 import { DIVERGING_LUT } from '../viz/diverging';
+import { colLabelHeight, drawColLabels, measureCtx } from '../viz/axes';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
+import { bandIndexAt, bandScale, showToken } from '../viz/scales';
+import { Legend } from './Legend';
 import { tipStyle } from './tip';
 import { useSize } from './useSize';
 
 /** Props of the patching heatmap. */
 export interface PatchHeatmapProps {
-  /** Colour domain is [-range, range] of the normalized effect (1 = the corrupt prompt's behaviour); default: the largest |effect| so far. */
+  /** Colour domain is [-range, range] of the normalized effect (0 = clean behaviour, 1 = the corrupt prompt's), the same for every sweep. */
   range?: number;
-  /** Height of a heatmap row in CSS px. */
+  /** Height of a heatmap row in CSS px (every row is labelled). */
   rowHeight?: number;
 }
 
 const LEFT = 34;
-const TOP = 16;
+
+/** Column labels of a sweep: the prompt's tokens for a residual sweep, else the server's labels. */
+function columnLabels(p: PatchView): string[] {
+  return p.over === 'resid' && p.tokens.length === p.cols ? p.tokens : p.colLabels;
+}
 
 /**
  * Activation patching: the clean prompt (prompt box) vs a corrupt prompt of the same length,
  * metric = logit(answer) − logit(wrong). Rows (layers) fill in as the server streams them;
- * click a cell of the heads sweep to select that head.
+ * click a cell of the heads sweep to select that head. One fixed colour scale for every sweep.
  */
-export function PatchHeatmap({ range, rowHeight = 9 }: PatchHeatmapProps) {
+export function PatchHeatmap({ range = 1, rowHeight = 12 }: PatchHeatmapProps) {
   const wrap = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const { width } = useSize(wrap);
@@ -37,38 +44,41 @@ export function PatchHeatmap({ range, rowHeight = 9 }: PatchHeatmapProps) {
   const [hover, setHover] = useState<{ r: number; c: number; x: number; y: number } | null>(null);
   const running = patch?.status === 'running';
   const w = Math.max(120, width);
-  const h = patch ? TOP + patch.rows * rowHeight + 2 : 0;
-  const cellW = patch ? (w - LEFT - 4) / patch.cols : 0;
+  const labels = useMemo(() => (patch ? columnLabels(patch) : []), [patch]);
+  const x = useMemo(() => bandScale(labels.length || 1, w - LEFT - 4), [labels, w]);
+  const top = useMemo(() => {
+    const m = measureCtx();
+    return patch && m ? colLabelHeight(m, labels, x.bandwidth(), 70) : 20;
+  }, [patch, labels, x]);
+  const h = patch ? top + patch.rows * rowHeight + 2 : 0;
 
   useEffect(() => {
     if (!patch || !canvas.current || width <= 0) return;
     const ctx = setupCanvas(canvas.current, w, h);
     ctx.clearRect(0, 0, w, h);
     ctx.fillStyle = '#0e1118';
-    ctx.fillRect(LEFT, TOP, w - LEFT - 4, patch.rows * rowHeight);
-    let m = range ?? 0.1;
-    if (range === undefined) for (let i = 0; i < patch.rowsDone * patch.cols; i++) m = Math.max(m, Math.abs(patch.effect[i]) || 0);
-    drawHeatmap(ctx, patch.effect, patch.rowsDone, patch.cols, { x: LEFT, y: TOP, w: w - LEFT - 4, h: patch.rowsDone * rowHeight }, DIVERGING_LUT, [-m, m]);
+    ctx.fillRect(LEFT, top, w - LEFT - 4, patch.rows * rowHeight);
+    drawHeatmap(ctx, patch.effect, patch.rowsDone, patch.cols, { x: LEFT, y: top, w: w - LEFT - 4, h: patch.rowsDone * rowHeight }, DIVERGING_LUT, [-range, range]);
     ctx.fillStyle = '#8b93a7';
-    ctx.font = '9px ui-monospace, monospace';
+    ctx.font = `${Math.min(10, rowHeight - 1)}px ui-monospace, monospace`;
     ctx.textBaseline = 'middle';
     ctx.textAlign = 'right';
-    const every = Math.max(1, Math.ceil(11 / rowHeight));
-    for (let r = 0; r < patch.rows; r += every) ctx.fillText(patch.rowLabels[r], LEFT - 3, TOP + (r + 0.5) * rowHeight);
-    ctx.textAlign = 'center';
-    const cEvery = Math.max(1, Math.ceil(34 / cellW));
-    for (let c = 0; c < patch.cols; c += cEvery) ctx.fillText(patch.colLabels[c].replace('pos ', ''), LEFT + (c + 0.5) * cellW, TOP / 2);
+    for (let r = 0; r < patch.rows; r++) ctx.fillText(patch.rowLabels[r], LEFT - 3, top + (r + 0.5) * rowHeight);
+    ctx.save();
+    ctx.translate(LEFT, 0);
+    drawColLabels(ctx, labels, x, top, top);
+    ctx.restore();
     if (running && patch.rowsDone < patch.rows) {
       ctx.fillStyle = '#ffb454';
-      ctx.fillRect(LEFT, TOP + patch.rowsDone * rowHeight, w - LEFT - 4, 1.5);
+      ctx.fillRect(LEFT, top + patch.rowsDone * rowHeight, w - LEFT - 4, 1.5);
     }
-  }, [patch, w, h, width, rowHeight, range, cellW, running]);
+  }, [patch, w, h, width, rowHeight, range, running, labels, x, top]);
 
-  const top = useMemo(() => (patch ? (patch.top.length ? patch.top.slice(0, 6) : topCells(patch, 6)) : []), [patch]);
+  const best = useMemo(() => (patch ? (patch.top.length ? patch.top.slice(0, 6) : topCells(patch, 6)) : []), [patch]);
   const cell = (e: React.MouseEvent<HTMLCanvasElement>) => {
     if (!patch) return null;
-    const r = Math.floor((e.nativeEvent.offsetY - TOP) / rowHeight);
-    const c = Math.floor((e.nativeEvent.offsetX - LEFT) / cellW);
+    const r = Math.floor((e.nativeEvent.offsetY - top) / rowHeight);
+    const c = bandIndexAt(x, e.nativeEvent.offsetX - LEFT);
     return r >= 0 && r < patch.rows && c >= 0 && c < patch.cols ? { r, c } : null;
   };
 
@@ -115,14 +125,15 @@ export function PatchHeatmap({ range, rowHeight = 9 }: PatchHeatmapProps) {
         )}
         {hover && patch && (
           <div className="tooltip" style={tipStyle(hover.x, hover.y, w)}>
-            <b>{patch.rowLabels[hover.r]} {patch.colLabels[hover.c]}</b>{' '}
+            <b>{patch.rowLabels[hover.r]} {patch.colLabels[hover.c]}{patch.over === 'resid' ? ` ${showToken(labels[hover.c] ?? '')}` : ''}</b>{' '}
             {hover.r < patch.rowsDone ? `effect ${patch.effect[hover.r * patch.cols + hover.c].toFixed(3)}` : 'pending'}
           </div>
         )}
       </div>
-      {top.length > 0 && (
+      {patch && <Legend css={DIVERGING_LUT.css} lo={`−${range}`} mid="0" hi={`+${range}`} title="effect: 0 = clean behaviour, 1 = the corrupt prompt’s (same scale for every sweep)" testId="patch-legend" />}
+      {best.length > 0 && (
         <div className="chips" data-testid="patch-top">
-          {top.map((t) => <span key={t.label} className={`chip ${t.value >= 0 ? 'pos' : 'neg'}`}>{t.label} {t.value.toFixed(2)}</span>)}
+          {best.map((t) => <span key={t.label} className={`chip ${t.value >= 0 ? 'pos' : 'neg'}`}>{t.label} {t.value.toFixed(2)}</span>)}
         </div>
       )}
     </div>

@@ -6,6 +6,7 @@ import { NORM_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, robustExtent, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { RunBadge } from './RunBadge';
 import { tipStyle } from './tip';
 import { GRID_LEFT, useLayerGrid } from './useLayerGrid';
 import { useSize } from './useSize';
@@ -60,7 +61,7 @@ export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
   }, [geom, norms, run, scrub, focus, T, L, rowHeight]);
 
   return (
-    <Panel title="Residual stream" hint="L2 norm of resid_post, layer × token" testId="residual-view" className="resid-panel">
+    <Panel title="Residual stream" hint={<><RunBadge /> L2 norm of resid_post, layer × token</>} testId="residual-view" className="resid-panel">
       <div ref={wrap} className="canvas-wrap">
         {!T && <div className="empty">waiting for the first layer…</div>}
         <canvas

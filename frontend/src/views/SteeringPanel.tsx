@@ -10,6 +10,12 @@ export interface SteeringPanelProps {
   maxNewTokens?: number;
 }
 
+/** What the first generation column shows: steered or not when it ran, and whether that still holds. */
+function steerTitle(ranWith: boolean, nowOn: boolean): string {
+  const base = ranWith ? 'steered' : 'no steering applied';
+  return ranWith === nowOn ? base : `${base} · steering ${nowOn ? 'on' : 'off'} now: generate again`;
+}
+
 /**
  * Steering: a vector from contrast prompts (mean resid(positive) − mean resid(negative) at a
  * layer), a token's embedding or an MLP neuron's output weights, added at a layer with a scale;
@@ -105,7 +111,7 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
         </div>
         <div className="gen-cols">
           <div className="gen-col" data-testid="gen-steered" data-tokens={gen?.steered.length ?? 0}>
-            <div className="gen-title">steered{item && !enabled ? ' (steering off)' : ''}</div>
+            <div className="gen-title" data-testid="gen-steered-title">{steerTitle(gen?.steeredWith ?? enabled, enabled)}</div>
             {gen ? (
               <p><span className="gen-prompt">{gen.prompt}</span>{gen.steered.join('')}{gen.running && <span className="caret" />}</p>
             ) : (

@@ -71,3 +71,18 @@ describe('attention grid layout', () => {
     expect(gridHit(l, 2, 2)).toBeNull();
   });
 });
+
+describe('diverging scale', () => {
+  it('paints exactly 0 in the neutral grey, negatives blue and positives red', async () => {
+    const { DIVERGING_LUT, DIVERGING_ZERO } = await import('./diverging');
+    const mid = DIVERGING_LUT.css[lutIndex(0, -1, 1)];
+    const grey = [0x26, 0x2a, 0x33];
+    const [r, g, b] = mid.match(/\d+/g)!.map(Number);
+    expect(Math.abs(r - grey[0]) + Math.abs(g - grey[1]) + Math.abs(b - grey[2])).toBeLessThan(8);
+    expect(DIVERGING_ZERO).toBe('#262a33');
+    const [nr, , nb] = DIVERGING_LUT.css[lutIndex(-0.8, -1, 1)].match(/\d+/g)!.map(Number);
+    const [pr, , pb] = DIVERGING_LUT.css[lutIndex(0.8, -1, 1)].match(/\d+/g)!.map(Number);
+    expect(nb).toBeGreaterThan(nr);
+    expect(pr).toBeGreaterThan(pb);
+  });
+});
