@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { layerCount, waitForRun } from './helpers';
+import { screenshotPath } from './shots';
 
 async function open(page: Page): Promise<void> {
   page.on('pageerror', (e) => {
@@ -29,6 +30,9 @@ test('at 1280×800 every panel and every analysis is reachable without scrolling
   await expect(page.getByTestId('patch-run')).toBeInViewport();
   await page.getByTestId('tab-dla').click();
   await expect(page.getByTestId('dla-run')).toBeInViewport();
+  await page.getByTestId('tab-lens').click();
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: screenshotPath('screenshot-1280.png') });
 });
 
 test('at 1920×1080 two tab areas share the width, and picking a shown tab swaps them', async ({ page }) => {
@@ -45,4 +49,6 @@ test('at 1920×1080 two tab areas share the width, and picking a shown tab swaps
   await page.getByTestId('tab-lens').click();
   await expect(page.getByTestId('tab-area-0').getByTestId('logit-lens')).toBeVisible();
   await expect(page.getByTestId('tab-area-1').getByTestId('attention-detail')).toBeVisible();
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: screenshotPath('screenshot-1920.png') });
 });

@@ -111,7 +111,7 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
         </div>
         <div className="gen-cols">
           <div className="gen-col" data-testid="gen-steered" data-tokens={gen?.steered.length ?? 0}>
-            <div className="gen-title" data-testid="gen-steered-title">{steerTitle(gen?.steeredWith ?? enabled, enabled)}</div>
+            <div className="gen-title" data-testid="gen-steered-title">{gen ? steerTitle(gen.steeredWith, enabled) : 'steered'}</div>
             {gen ? (
               <p><span className="gen-prompt">{gen.prompt}</span>{gen.steered.join('')}{gen.running && <span className="caret" />}</p>
             ) : (
