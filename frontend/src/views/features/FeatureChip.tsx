@@ -16,7 +16,7 @@ export function FeatureChip({ feature, value, title }: FeatureChipProps) {
   const label = useLoupe((s) => labelOf(s.features.labels, feature));
   const short = label === `#${feature.index}` ? '' : label;
   return (
-    <button type="button" className="fchip" data-testid="feature-chip" data-index={feature.index}
+    <button type="button" className="fchip" data-testid="feature-chip" data-sae={feature.sae} data-index={feature.index}
       title={`${feature.sae}:${feature.index}${short ? ` — ${short}` : ''}${title ? `\n${title}` : ''}`} onClick={() => void openFeature(feature)}>
       <span className="fchip-id">#{feature.index}</span>
       {short && <span className="fchip-label">{short}</span>}
