@@ -33,10 +33,10 @@ export interface FeaturesListReply { type: 'features.list'; id: RequestId; saes:
 /** A window of tokens around one of the feature's top activations. */
 export interface FeatureContext { tokens: string[]; values: number[]; max: number }
 export interface TokenLogit { token: string; logit: number }
-/** A feature's dashboard (precomputed on the server). */
+/** A feature's dashboard (precomputed on the server); an SAE without one gives null statistics and no contexts. */
 export interface FeaturesInfoReply {
-  type: 'features.info'; id: RequestId; sae: string; index: number; density: number; max: number;
-  histogram: { edges: number[]; counts: number[] }; promoted: TokenLogit[]; suppressed: TokenLogit[];
+  type: 'features.info'; id: RequestId; sae: string; index: number; density: number | null; max: number | null;
+  histogram: { edges: number[]; counts: number[] } | null; promoted: TokenLogit[]; suppressed: TokenLogit[];
   contexts: FeatureContext[]; label: string;
 }
 export interface FeatureHit { index: number; score: number; label: string }

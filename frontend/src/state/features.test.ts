@@ -3,7 +3,7 @@ import { encodeTensor } from '../api/codec';
 import type { ServerMsg } from '../api/wire';
 import {
   contextCells, decodeRunFeatures, describeFeatureOp, featureFromSearch, featureIntervention, histogramBars, lines, parseFeatureRef,
-  pickSae, sliderSpec, stripFeatures, stripMatrix, tokenTop, withFeatureParam,
+  pickSae, runMax, sliderSpec, stripFeatures, stripMatrix, tokenTop, withFeatureParam,
 } from './features';
 import { pythonScript } from './exporters';
 import { initialFeatures } from './featureState';
@@ -27,6 +27,11 @@ describe('run features', () => {
     expect(run.features?.layer).toBe(10);
     run = applyRunFrame(run, { type: 'run.layer', id: 'r1', layer: 11, ms: 1, tensors: {} });
     expect(run.features?.layer).toBe(10);
+  });
+  it('finds a feature’s largest activation in the run', () => {
+    expect(runMax(tf(), 3)).toBe(2);
+    expect(runMax(tf(), 99)).toBe(0);
+    expect(runMax(undefined, 3)).toBe(0);
   });
   it('rejects ids and values of different shapes', () => {
     const bad = { ...wireFeatures(), values: encodeTensor([1, 2, 3], [3, 1], 'f32') };

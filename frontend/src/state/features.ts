@@ -70,6 +70,13 @@ export function tokenTop(tf: TokenFeatures, pos: number, n = tf.k): FeatureAct[]
   return out.sort((a, b) => b.value - a.value).slice(0, n);
 }
 
+/** A feature's largest activation in this run (0 when it is in no token's top-k). */
+export function runMax(tf: TokenFeatures | undefined, index: number): number {
+  let m = 0;
+  if (tf) for (let i = 0; i < tf.ids.length; i++) if (tf.ids[i] === index && tf.values[i] > m) m = tf.values[i];
+  return m;
+}
+
 /** The token the features views describe: the focused one, else the last. */
 export const featureToken = (tf: TokenFeatures, focus: number | null): number => (focus !== null && focus < tf.T ? focus : tf.T - 1);
 

@@ -103,7 +103,8 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
         <div className="row">
           <input className="grow" aria-label="Generation prompt" value={steer.genPrompt} onChange={(e) => edit({ genPrompt: e.target.value })} />
           <button type="button" data-testid="generate" disabled={!open} onClick={async () => {
-            if (get().steer.vector === null) await build();
+            // A feature intervention is steering enough: only build a vector when nothing else steers.
+            if (get().steer.vector === null && !get().interventions.some((i) => i.op === 'feature' && i.enabled !== false)) await build();
             void generate(maxNewTokens);
           }}>
             {gen?.running ? 'generating…' : 'generate ⇉'}

@@ -35,6 +35,7 @@ export function FeatureHeatStrip({ rows = 8, rowHeight = 16 }: FeatureHeatStripP
   const focus = useLoupe((s) => s.focusPos);
   const pinned = useLoupe((s) => s.features.pinned);
   const labels = useLoupe((s) => s.features.labels);
+  const card = useLoupe((s) => s.features.card);
   const [hover, setHover] = useState<{ r: number; t: number; x: number; y: number } | null>(null);
   const feats = useMemo(() => (tf ? stripFeatures(tf, focus, pinned, rows) : []), [tf, focus, pinned, rows]);
   const matrix = useMemo(() => (tf ? stripMatrix(tf, feats) : null), [tf, feats]);
@@ -69,8 +70,13 @@ export function FeatureHeatStrip({ rows = 8, rowHeight = 16 }: FeatureHeatStripP
       ctx.strokeStyle = 'rgba(255,212,121,0.9)';
       ctx.strokeRect(LEFT + (geom.x(focus) ?? 0) + 0.5, top + 0.5, geom.x.bandwidth() - 1, geom.h - 1);
     }
+    const open = card && card.sae === tf?.sae ? feats.indexOf(card.index) : -1;
+    if (open >= 0) {
+      ctx.strokeStyle = 'rgba(124,156,255,0.95)';
+      ctx.strokeRect(LEFT - 0.5, top + (geom.y(open) ?? 0) - 0.5, geom.w + 1, geom.y.bandwidth() + 1);
+    }
     drawLegend(ctx, LUT.css, LEFT + 30, top + geom.h + 10, 90, 8, '0', hi.toFixed(1), 'feature activation (top-k per token)');
-  }, [geom, matrix, tokens, feats, focus, hi, T, tf]);
+  }, [geom, matrix, tokens, feats, focus, hi, T, tf, card]);
 
   const at = (e: React.MouseEvent) => {
     if (!geom) return null;
