@@ -55,27 +55,58 @@ export function chooseSae(id: string): void {
   rerun();
 }
 
-/** A feature's dashboard, fetched once and cached (its label joins the label cache). */
-export async function fetchInfo(ref: FeatureRef): Promise<FeatureInfo | null> {
+const pending = new Map<string, Promise<FeatureInfo | null>>();
+const labelQueue: FeatureRef[] = [];
+let labelsBusy = false;
+
+/** A feature's dashboard, fetched once and cached (its label joins the label cache); one request per feature at a time. */
+export function fetchInfo(ref: FeatureRef): Promise<FeatureInfo | null> {
   const key = featureKey(ref);
   const have = get().features.info[key];
-  if (have) return have;
+  if (have) return Promise.resolve(have);
   const c = currentClient();
-  if (!c?.isOpen) return null;
-  const t0 = performance.now();
-  const r = await c.request<FeaturesInfoReply>({ type: 'features.info', sae: ref.sae, index: ref.index });
-  const info: FeatureInfo = {
-    sae: r.sae, index: r.index, density: r.density, max: r.max, histogram: r.histogram, promoted: r.promoted,
-    suppressed: r.suppressed, contexts: r.contexts, label: r.label, ms: performance.now() - t0,
-  };
-  setF((f) => ({ info: { ...f.info, [key]: info }, labels: { ...f.labels, [key]: info.label } }));
-  return info;
+  if (!c?.isOpen) return Promise.resolve(null);
+  let p = pending.get(key);
+  if (!p) {
+    const t0 = performance.now();
+    p = c.request<FeaturesInfoReply>({ type: 'features.info', sae: ref.sae, index: ref.index }).then((r) => {
+      const info: FeatureInfo = {
+        sae: r.sae, index: r.index, density: r.density, max: r.max, histogram: r.histogram, promoted: r.promoted,
+        suppressed: r.suppressed, contexts: r.contexts, label: r.label, ms: performance.now() - t0,
+      };
+      setF((f) => ({ info: { ...f.info, [key]: info }, labels: { ...f.labels, [key]: info.label } }));
+      return info;
+    }).finally(() => pending.delete(key));
+    pending.set(key, p);
+  }
+  return p;
 }
 
-/** Labels for features shown without a card (token list, strip): fetched in the background. */
+/**
+ * Labels for features shown without a card (token list, strip), fetched in the background one at a
+ * time: dashboards are jobs of the session, and its queue is short (limits.max_queued_jobs).
+ */
 export function ensureLabels(refs: FeatureRef[]): void {
   const f = get().features;
-  for (const r of refs) if (!(featureKey(r) in f.labels) && !(featureKey(r) in f.info)) void fetchInfo(r).catch(() => undefined);
+  for (const r of refs) {
+    const key = featureKey(r);
+    if (!(key in f.labels) && !labelQueue.some((q) => featureKey(q) === key)) labelQueue.push(r);
+  }
+  void pumpLabels();
+}
+
+async function pumpLabels(): Promise<void> {
+  if (labelsBusy) return;
+  labelsBusy = true;
+  try {
+    for (let r = labelQueue.shift(); r; r = labelQueue.shift()) {
+      if (featureKey(r) in get().features.labels) continue;
+      // A label that fails (e.g. the session is busy) stays a bare index; its card can still be opened.
+      await fetchInfo(r).catch(() => null);
+    }
+  } finally {
+    labelsBusy = false;
+  }
 }
 
 /** Open a feature's card (from a chip, the strip or the URL) and put it in the address bar. */
@@ -84,7 +115,16 @@ export async function openFeature(ref: FeatureRef): Promise<void> {
   setF({ card: ref, tab: 'card', loading: key });
   window.history.replaceState(null, '', withFeatureParam(window.location.href, ref));
   try {
-    await fetchInfo(ref);
+    // A session's job queue is short: when it is full ("busy"), wait for a slot a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fetchInfo(ref);
+        break;
+      } catch (e) {
+        if (!(e instanceof ServerError && e.code === 'busy') || attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+      }
+    }
   } catch (e) {
     fail(e);
   } finally {
