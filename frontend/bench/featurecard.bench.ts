@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 test('feature card: click to painted card', async ({ page }) => {
   const n = Number(process.env.LOUPE_BENCH_CARDS ?? 12);
   await page.goto('/');
+  await page.getByTestId('tab-features').click();
   await expect(page.getByTestId('feature-strip')).toHaveAttribute('data-rows', /[1-9]/);
   await page.getByTestId('ftab-search').click();
   await page.getByTestId('feature-search-by').selectOption('contrast');

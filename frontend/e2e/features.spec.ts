@@ -12,6 +12,7 @@ async function ready(page: Page, url = '/'): Promise<number> {
   await expect(page.getByTestId('connection')).toHaveText(/connected/);
   const L = await layerCount(page);
   await waitForRun(page, L);
+  await page.getByTestId('tab-features').click();
   // The run that carries features (asked once the SAE list is in) fills the strip.
   await expect(page.getByTestId('feature-strip')).toHaveAttribute('data-rows', /^[1-9]/);
   return L;

@@ -1,7 +1,8 @@
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import { chooseSae, loadSaes } from '../../state/featureActions';
 import type { FeaturesTab } from '../../state/featureState';
 import { set, useLoupe } from '../../state/store';
+import { showTab } from '../../state/tabs';
 import { Panel } from '../Panel';
 import { FeatureCard } from './FeatureCard';
 import { FeatureHeatStrip } from './FeatureHeatStrip';
@@ -24,7 +25,8 @@ const TABS: { id: FeaturesTab; label: string }[] = [
 /**
  * The sparse-autoencoder features of the run: the heat strip (features × tokens) on top, then a
  * tab for the focused token's features, search, and the open feature's card. Asks the server
- * for its SAEs after every welcome; says so plainly when the model has none.
+ * for its SAEs after every welcome; says so plainly when the model has none. Lives in the
+ * workspace's "features" tab (views/tabs.tsx), kept mounted so links and runs reach it while hidden.
  */
 export function FeaturesPanel({ rows = 8 }: FeaturesPanelProps) {
   const session = useLoupe((s) => s.session);
@@ -33,9 +35,15 @@ export function FeaturesPanel({ rows = 8 }: FeaturesPanelProps) {
   const saeId = useLoupe((s) => s.features.sae);
   const tab = useLoupe((s) => s.features.tab);
   const modelName = useLoupe((s) => s.model?.name ?? 'this model');
+  const card = useLoupe((s) => s.features.card);
+  const body = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (conn === 'open' && session) void loadSaes();
   }, [session, conn]);
+  // A card opened while this tab is hidden (e.g. from a ?feature= link) brings the tab to the front.
+  useEffect(() => {
+    if (card && body.current && body.current.offsetParent === null) showTab('features');
+  }, [card]);
   const sae = saes?.find((s) => s.id === saeId);
   const pick = (t: FeaturesTab) => set((s) => ({ features: { ...s.features, tab: t } }));
   const hint = sae ? `${sae.id}: ${sae.d_sae} features at ${sae.hook} (${sae.architecture}${sae.k ? `, k=${sae.k}` : ''})` : saes === null ? 'asking the server…' : 'no SAE attached';
@@ -68,7 +76,7 @@ export function FeaturesPanel({ rows = 8 }: FeaturesPanelProps) {
         </div>
       )}
       {sae && (
-        <div className="features-body">
+        <div className="features-body" ref={body}>
           <FeatureHeatStrip rows={rows} />
           {tab === 'token' && <TokenFeatures rows={rows + 2} />}
           {tab === 'search' && <FeatureSearch />}
