@@ -10,11 +10,11 @@ so the UI is tested against a real server, real runs and real dashboards without
 
 from __future__ import annotations
 
+import pydoc_data.topics
 import sys
 import time
 from pathlib import Path
 
-import pydoc_data.topics
 import torch
 
 import loupe
