@@ -94,3 +94,24 @@ test('the steered column says when steering was removed after it ran', async ({ 
   await steer.getByRole('button', { name: 'Remove' }).click();
   await expect(page.getByTestId('gen-steered-title')).toContainText('steering off now');
 });
+
+test('a long prompt: the lens scrolls sideways with readable cells, the head pattern fills the panel', async ({ page }) => {
+  await open(page);
+  const box = page.getByTestId('prompt-input');
+  await box.fill('The quick brown fox jumps over the lazy dog. '.repeat(10));
+  await box.press('Enter');
+  await waitForRun(page, L);
+  const T = await page.getByTestId('token-strip').getByRole('option').count();
+  expect(T).toBeGreaterThan(90);
+  const detail = page.getByTestId('attention-detail');
+  await expect(detail.locator('canvas')).toBeVisible();
+  await expect.poll(async () => ((await detail.locator('canvas').boundingBox())?.width ?? 0) / ((await detail.boundingBox())?.width ?? 1)).toBeGreaterThan(0.8);
+  await page.getByTestId('tab-lens').click();
+  const canvas = page.getByTestId('logit-lens').locator('canvas');
+  await expect.poll(async () => (await canvas.boundingBox())?.width ?? 0).toBeGreaterThan(T * 44);
+  const body = page.getByTestId('tab-area-0').locator('.tab-body:not([hidden])');
+  const { scroll, client } = await body.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+  expect(scroll).toBeGreaterThan(client);
+  await body.evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
+  expect(await body.evaluate((el) => el.scrollLeft + el.clientWidth >= el.scrollWidth - 1)).toBe(true);
+});

@@ -32,7 +32,7 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
     const T = detail.strTokens.length;
     const probe = measureCtx();
     const left = probe ? labelWidth(probe, detail.strTokens) : 80;
-    const cell = Math.max(1, Math.min(maxCell, Math.floor((width - left - 8) / T)));
+    const cell = Math.min(maxCell, Math.max(1, width - left - 8) / T);
     const top = probe ? colLabelHeight(probe, detail.strTokens, cell) : 80;
     const size = cell * T;
     return { T, left, top, size, x: bandScale(T, size), bottom: 28 };

@@ -18,6 +18,8 @@ export interface LogitLensProps {
 
 const LEFT = GRID_LEFT;
 const LENS_PADDING = { x: 0.06, y: 0.12 };
+/** Narrowest lens column (px): enough for a short token; long prompts scroll sideways. */
+const MIN_CELL = 44;
 
 /**
  * Logit lens: at each layer (row) and position (column) the most likely next token if the
@@ -35,7 +37,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
   const [hover, setHover] = useState<{ l: number; p: number; x: number; y: number } | null>(null);
   const T = run?.strTokens.length ?? 0;
   const L = run?.nLayers ?? 0;
-  const geom = useLayerGrid(width, strTokens, L, rowHeight, LENS_PADDING);
+  const geom = useLayerGrid(width, strTokens, L, rowHeight, LENS_PADDING, MIN_CELL);
 
   useEffect(() => {
     if (!geom || !run || !canvas.current) return;

@@ -22,15 +22,17 @@ export function useLayerGrid(
   layers: number,
   rowHeight: number,
   padding: { x: number; y: number } = { x: 0, y: 0 },
+  /** Narrowest column in CSS px: wider grids scroll sideways (capped at 16000 px in all). */
+  minBand = 2,
 ): LayerGrid | null {
   const T = strTokens?.length ?? 0;
   const { x: px, y: py } = padding;
   return useMemo(() => {
     if (!width || !T || !layers || !strTokens) return null;
-    const w = Math.max(T * 2, Math.min(width - GRID_LEFT - 8, T * 80));
+    const w = Math.max(Math.min(T * minBand, 16000), T * 2, Math.min(width - GRID_LEFT - 8, T * 80));
     const x = bandScale(T, w, px);
     const m = measureCtx();
     const top = m ? colLabelHeight(m, strTokens, x.bandwidth()) : 70;
     return { x, y: bandScale(layers, layers * rowHeight, py), w, h: layers * rowHeight, top };
-  }, [width, T, layers, rowHeight, strTokens, px, py]);
+  }, [width, T, layers, rowHeight, strTokens, px, py, minBand]);
 }
