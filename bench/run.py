@@ -29,6 +29,7 @@ ENTRIES = (
     "browser",
     "scale_out",
     "sae_overhead",
+    "sae_quality",
 )
 RESULTS = Path(__file__).parent / "results"
 

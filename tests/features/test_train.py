@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from loupe.errors import LoupeError
 from loupe.features import activations
 from loupe.features.topk import TopKSAE, fvu, geometric_median
 from loupe.features.train import TrainConfig, fit, save_saelens, train
@@ -96,18 +95,6 @@ def test_save_saelens_loads_as_a_loupe_sae(tmp_path: Path) -> None:
     torch.testing.assert_close(loaded.decode(dense), sae.decode(idx, acts), atol=1e-5, rtol=1e-5)
 
 
-def test_hook_activations_equal_a_full_capture(tokenizer: object) -> None:
-    import loupe
-
-    model = loupe.load(build_hf("llama"), tokenizer=tokenizer)
-    tokens = torch.randint(0, 1000, (2, 12))
-    got = activations.hook_activations(model, tokens, "blocks.0.hook_resid_post")
-    ref = model.run(tokens, capture=["blocks.0.hook_resid_post"]).cache["blocks.0.hook_resid_post"]
-    torch.testing.assert_close(got, ref)
-    with pytest.raises(LoupeError, match="matches no hook point"):
-        activations.hook_activations(model, tokens, "blocks.9.hook_resid_post")
-
-
 def test_train_end_to_end_caches_and_resumes(
     tmp_path: Path, tokenizer: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,8 +113,8 @@ def test_train_end_to_end_caches_and_resumes(
         p.name for p in (tmp_path / "sae").iterdir()
     }
     calls = []
-    real = activations.hook_activations
-    monkeypatch.setattr(activations, "hook_activations", lambda *a: calls.append(1) or real(*a))
+    real = activations.hook_activation
+    monkeypatch.setattr(activations, "hook_activation", lambda *a: calls.append(1) or real(*a))
     train(model, corpus, "blocks.1.hook_resid_post", tmp_path / "sae", tokens=1024, seq_len=32, cfg=cfg, show=False)
     assert calls == []  # the cache and the finished checkpoint were reused
     with pytest.raises(ValueError, match="other token rows"):

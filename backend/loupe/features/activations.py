@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 
 from loupe.engine.model import HookedModel
-from loupe.errors import Cancelled
+from loupe.features.dashboard import hook_activation
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
 
@@ -31,24 +30,6 @@ def token_rows(model: HookedModel, texts: Iterable[str], seq_len: int, n_rows: i
     if n == 0:
         raise ValueError(f"the corpus has fewer than {seq_len} tokens")
     return torch.tensor(stream[: n * seq_len]).view(n, seq_len)
-
-
-def hook_activations(model: HookedModel, tokens: torch.Tensor, hook: str) -> torch.Tensor:
-    """The activation at `hook` for a [batch, pos] token batch; the forward pass stops after the hook's layer."""
-    got: dict[str, torch.Tensor] = {}
-    stop = threading.Event()
-
-    def on_layer(layer: int, acts: dict[str, torch.Tensor]) -> None:
-        if hook in acts:
-            got["x"] = acts[hook].clone()
-            stop.set()  # the next layer raises Cancelled: the rest of the model is not computed
-
-    try:
-        with torch.inference_mode():
-            model.run(tokens, stream=[hook], on_layer=on_layer, cancel=stop)
-    except Cancelled:
-        pass
-    return got["x"]
 
 
 def cache_activations(
@@ -80,7 +61,7 @@ def cache_activations(
         paths.append(path)
         if not path.exists():
             chunk = rows[start : start + shard_rows]
-            acts = [hook_activations(model, chunk[i : i + batch], hook) for i in range(0, len(chunk), batch)]
+            acts = [hook_activation(model, chunk[i : i + batch], hook) for i in range(0, len(chunk), batch)]
             arr = torch.cat(acts).flatten(0, 1).to(torch.float16).cpu().numpy()
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, arr)

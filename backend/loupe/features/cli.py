@@ -35,6 +35,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         t.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(DEFAULTS, name))
     t.set_defaults(features_main=train_main)
 
+    d = sub.add_parser("dashboard", help="compute an SAE's dashboard data over a corpus (e.g. the held-out split)")
+    d.add_argument("sae", help="SAE folder; dashboard.safetensors + dashboard.json are written into it")
+    d.add_argument("--corpus", required=True, help="folder of .txt / .jsonl files")
+    d.add_argument("--model", default=None, help="HF name or local path (default: the embedded SmolLM2-135M)")
+    d.add_argument("--tokens", type=int, default=65536)
+    d.add_argument("--seq-len", type=int, default=128)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(features_main=dashboard_main)
+
 
 def main(args: argparse.Namespace) -> int:
     return int(args.features_main(args))
@@ -73,4 +82,24 @@ def train_main(args: argparse.Namespace) -> int:
         return 1
     summary = train(model, args.corpus, args.hook, args.out, args.tokens, args.seq_len, args.cache, cfg, not args.quiet)
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}))
+    return 0
+
+
+def dashboard_main(args: argparse.Namespace) -> int:
+    import loupe
+    from loupe.features.activations import token_rows
+    from loupe.features.corpus import read_texts
+    from loupe.features.dashboard import compute_dashboard
+    from loupe.features.sae import SAE
+
+    model = loupe.load(args.model)
+    sae = SAE.load(args.sae)
+    sae.check_fits(model)
+    rows = token_rows(model, read_texts(args.corpus), args.seq_len, -(-args.tokens // args.seq_len), args.seed)
+    info = {"corpus": str(args.corpus), "tokens": rows.numel(), "seq_len": args.seq_len}
+    dash = compute_dashboard(
+        model, sae, rows, progress=lambda done, n: print(f"{done}/{n} rows", file=sys.stderr), info=info
+    )
+    dash.save(args.sae)
+    print(json.dumps(info))
     return 0
