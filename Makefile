@@ -57,7 +57,7 @@ system-deps:
 frontend-test:
 	@if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run lint && npm run typecheck && npm test; fi
 
-e2e: venv frontend system-deps
+e2e: venv frontend widget system-deps
 	@if [ -f frontend/playwright.config.ts ]; then cd frontend && npm run e2e; fi
 	cd frontend && npm run e2e:ray  # the UI through `loupe serve --ray` (a local Ray cluster)
 

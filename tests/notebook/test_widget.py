@@ -117,3 +117,9 @@ def test_missing_bundle_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(bundle, "BUNDLE", bundle.Path(str(tmp_path)) / "widget.js")
     with pytest.raises(LoupeError, match="make widget"):
         nb.tokens(["a"], np.zeros(1))
+
+
+def test_an_unreadable_page_frame_gets_bad_frame(widget: nb.Workbench, page: Page) -> None:
+    widget._from_page(widget, {"kind": "frame"}, [memoryview(b"\x81\xa4type\xa3run" + b"\xff\xff")])
+    err = page.wait_for(lambda m: m["type"] == "error")
+    assert err["code"] == "bad_frame"

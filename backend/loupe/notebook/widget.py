@@ -19,6 +19,7 @@ import traitlets
 
 from loupe.client import CLIENT_LIMITS, PROTOCOL, RunOutput, SyncClient
 from loupe.codec import pack, unpack
+from loupe.errors import LoupeError
 from loupe.notebook.bundle import LoupeView
 from loupe.notebook.kernel_server import KernelServer
 
@@ -119,7 +120,11 @@ class Workbench(LoupeView):
         if content.get("kind") != "frame" or not buffers:
             return
         frame = bytes(buffers[0])
-        msg = unpack(frame, CLIENT_LIMITS)
+        try:
+            msg = unpack(frame, CLIENT_LIMITS)
+        except LoupeError as e:
+            self.send({"kind": "frame"}, buffers=[pack({"type": "error", "code": "bad_frame", "message": e.message})])
+            return
         if msg.get("type") == "hello":
             if msg.get("protocol") != PROTOCOL:
                 reply = {"type": "error", "code": "unsupported_protocol", "message": f"supported: [{PROTOCOL}]"}

@@ -38,7 +38,8 @@ export class CommSocket {
   }
 
   send(data: Uint8Array): void {
-    if (this.readyState === OPEN) this.model.send({ kind: 'frame' }, undefined, [data]);
+    // An exact ArrayBuffer: the comm serializes a view's whole underlying buffer otherwise.
+    if (this.readyState === OPEN) this.model.send({ kind: 'frame' }, undefined, [bufferBytes(data)]);
   }
 
   /** Stop for good (the widget went away): no close event, so nothing reconnects. */

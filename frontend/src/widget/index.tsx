@@ -13,13 +13,9 @@ import type { InitializeProps, RenderProps, WidgetModel } from './anywidget';
 import { CommSocket } from './commSocket';
 import { StaticView } from './StaticView';
 import { readStatic } from './staticData';
+import { scopeCss } from './scopeCss';
 import widgetCss from './widget.css?inline';
 import { Workbench } from './Workbench';
-
-/** The app's stylesheet for a shadow root: page-level rules become rules of the widget's host. */
-export function scopeCss(css: string): string {
-  return css.replace(/:root\b/g, ':host').replace(/(^|\n)body\s*\{[^}]*\}/g, '$1');
-}
 
 function syncFromKernel(model: WidgetModel): void {
   set({ prompt: String(model.get('prompt') ?? ''), answer: String(model.get('answer') ?? ''), wrong: String(model.get('wrong') ?? '') });
