@@ -58,7 +58,7 @@ frontend-test:
 	@if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run lint && npm run typecheck && npm test; fi
 
 e2e: venv frontend widget system-deps
-	@if [ -f frontend/playwright.config.ts ]; then cd frontend && npm run e2e; fi
+	@if [ -f frontend/playwright.config.ts ]; then cd frontend && npm run e2e && npm run e2e:notebook; fi
 	cd frontend && npm run e2e:ray  # the UI through `loupe serve --ray` (a local Ray cluster)
 
 test: lint pytest frontend-test e2e
