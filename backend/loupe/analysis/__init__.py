@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from loupe.analysis.attribution import LogitAttribution, direct_logit_attribution
 from loupe.analysis.circuits import Composition, HeadCircuits, composition_scores, qk_ov, word_tokens
-from loupe.analysis.head_scores import HeadScores, head_scores, score_pattern
+from loupe.analysis.head_scores import HeadScores, all_head_scores, head_scores, score_pattern
 from loupe.analysis.logit_lens import LensRow, LogitLens, decode_resid, logit_lens
 from loupe.analysis.patching import (
     LogitDiff,
@@ -30,6 +30,7 @@ __all__ = [
     "PatchResult",
     "SweepRow",
     "Target",
+    "all_head_scores",
     "attribution_patching",
     "composition_scores",
     "correlation",

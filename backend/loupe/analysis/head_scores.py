@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
 
 Kind = Literal["induction", "previous_token", "duplicate_token"]
-KINDS = ("induction", "previous_token", "duplicate_token")
+KINDS: tuple[Kind, ...] = ("induction", "previous_token", "duplicate_token")
 
 
 @dataclass
@@ -91,19 +91,38 @@ def head_scores(
     """
     if kind not in KINDS:
         raise LoupeError("bad_input", f"head score kind must be one of {list(KINDS)}, got {kind!r}")
+    row = None if on_row is None else (lambda layer, scores: on_row(layer, scores[kind]))
+    return all_head_scores(model, (kind,), seq_len, batch, seed, prefix, row)[kind]
+
+
+def all_head_scores(
+    model: HookedModel,
+    kinds: Sequence[Kind] = KINDS,
+    seq_len: int = 50,
+    batch: int = 4,
+    seed: int = 0,
+    prefix: int | None = -1,
+    on_row: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
+) -> dict[str, HeadScores]:
+    """`head_scores` of several kinds from one run (the patterns are streamed layer by layer, not kept);
+    `on_row(layer, {kind: scores [n_heads]})` is called as each layer finishes."""
+    for kind in kinds:
+        if kind not in KINDS:
+            raise LoupeError("bad_input", f"head score kind must be one of {list(KINDS)}, got {kind!r}")
     if prefix == -1:
         prefix = getattr(model.tokenizer, "bos_token_id", None)
     offset = int(prefix is not None)
     if offset + 2 * seq_len > model.cfg.n_ctx or seq_len < 2:
         raise LoupeError("bad_input", f"seq_len must be in 2..{(model.cfg.n_ctx - offset) // 2}, got {seq_len}")
     tokens = repeated_tokens(model, seq_len, batch, seed, prefix).to(model.device)
-    scores = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)
+    scores = {kind: torch.zeros(model.cfg.n_layers, model.cfg.n_heads) for kind in kinds}
 
     def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
-        name = f"blocks.{layer}.attn.hook_pattern"
-        scores[layer] = score_pattern(tensors[name], kind, seq_len, offset).cpu()
+        pattern = tensors[f"blocks.{layer}.attn.hook_pattern"]
+        for kind in kinds:
+            scores[kind][layer] = score_pattern(pattern, kind, seq_len, offset).cpu()
         if on_row is not None:
-            on_row(layer, scores[layer].clone())
+            on_row(layer, {kind: s[layer].clone() for kind, s in scores.items()})
 
-    model.run(tokens, capture="blocks.*.attn.hook_pattern", on_layer=on_layer)
-    return HeadScores(kind, scores, seq_len, batch, seed)
+    model.run(tokens, stream="blocks.*.attn.hook_pattern", on_layer=on_layer)
+    return {kind: HeadScores(kind, s, seq_len, batch, seed) for kind, s in scores.items()}

@@ -5,38 +5,47 @@ Every function returns a plain [d_model] float32 tensor for `{"op": "steer", "ho
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 import torch
 
 from loupe.analysis.weights import embed_weight, mlp_out_weight, token_id
+from loupe.engine.pieces import prompt_activations
 from loupe.errors import LoupeError
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
 
 
+Reduce = Literal["last", "mean"]
+
+
 def mean_resid(
-    model: HookedModel, prompts: Sequence[str], layer: int, reduce: Literal["mean", "last"] = "mean"
+    model: HookedModel,
+    prompts: Sequence[str],
+    layer: int,
+    reduce: Reduce = "last",
+    hook: str | None = None,
+    piece_tokens: int | None = None,
+    cancel: threading.Event | None = None,
 ) -> torch.Tensor:
-    """The mean over prompts of `blocks.{layer}.hook_resid_post`, averaged over each prompt's real tokens
-    (reduce="mean", padding excluded) or taken at its last real token (reduce="last")."""
+    """The mean over prompts of `hook` (default `blocks.{layer}.hook_resid_post`), float32, taken at each prompt's
+    last token (reduce="last") or averaged over its tokens (reduce="mean").
+
+    Each prompt runs alone (no padding), in forward passes of at most `piece_tokens` tokens (default: the whole
+    prompt) sharing a KV cache, so that a server can let other sessions' runs go between the pieces.
+    """
     if not prompts or isinstance(prompts, str):
         raise LoupeError("bad_input", "steering needs a non-empty list of prompts")
     if reduce not in ("mean", "last"):
         raise LoupeError("bad_input", f"reduce must be 'mean' or 'last', got {reduce!r}")
     if not 0 <= layer < model.cfg.n_layers:
         raise LoupeError("bad_input", f"layer {layer} out of range 0..{model.cfg.n_layers - 1}")
-    name = f"blocks.{layer}.hook_resid_post"
-    res = model.run(list(prompts), capture=[name])
-    resid, mask = res.cache[name].float(), res.attention_mask.float()
-    if reduce == "mean":
-        per_prompt = (resid * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-    else:
-        last = torch.tensor([res.last_position(i) for i in range(len(prompts))], device=resid.device)
-        per_prompt = resid[torch.arange(len(prompts), device=resid.device), last]
-    return per_prompt.mean(0)
+    name = hook or f"blocks.{layer}.hook_resid_post"
+    acts = prompt_activations(model, prompts, name, reduce, piece_tokens or model.cfg.n_ctx, cancel)
+    return acts.reshape(acts.shape[0], -1).mean(0)
 
 
 def steering_vector(
@@ -44,14 +53,18 @@ def steering_vector(
     positive: Sequence[str],
     negative: Sequence[str],
     layer: int,
-    reduce: Literal["mean", "last"] = "mean",
+    reduce: Reduce = "last",
+    hook: str | None = None,
+    piece_tokens: int | None = None,
+    cancel: threading.Event | None = None,
 ) -> torch.Tensor:
-    """mean(positive) - mean(negative) of the residual after block `layer`; steer at the same hook.
+    """mean(positive) - mean(negative) of the residual after block `layer` (or of `hook`); steer at the same hook.
 
-    Each prompt is averaged over its real (non-padding) tokens by default, so prompts of different
-    lengths weigh the same; reduce="last" uses each prompt's last token instead.
+    Each prompt contributes its last token by default (as `vectors.from_prompts` does); reduce="mean" averages
+    each prompt over its tokens instead, so prompts of different lengths weigh the same. See `mean_resid`.
     """
-    return (mean_resid(model, positive, layer, reduce) - mean_resid(model, negative, layer, reduce)).cpu()
+    means = [mean_resid(model, side, layer, reduce, hook, piece_tokens, cancel) for side in (positive, negative)]
+    return (means[0] - means[1]).cpu()
 
 
 def embedding_vector(model: HookedModel, token: int | str, normalize: bool = True) -> torch.Tensor:

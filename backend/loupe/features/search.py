@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from loupe.analysis.weights import token_id
 from loupe.errors import LoupeError
 from loupe.features.logits import token_scores
 
@@ -20,10 +21,7 @@ Hits = list[tuple[int, float]]  # (feature index, score), best first
 
 def by_token(model: HookedModel, sae: SAE, token: str, k: int) -> Hits:
     """Features whose decoder direction most raises the logit of `token` (which must be one token)."""
-    ids = model.tokenizer.encode(token, add_special_tokens=False)
-    if len(ids) != 1:
-        raise LoupeError("bad_message", f"features.search.query: {token!r} is {len(ids)} tokens; give exactly one")
-    return _top(token_scores(model, sae, ids[0]), k)
+    return _top(token_scores(model, sae, token_id(model, token, "features.search.query")), k)
 
 
 def by_text(model: HookedModel, dash: Dashboard | None, sae: SAE, text: str, k: int) -> Hits:

@@ -57,9 +57,6 @@ class RunContext:
         """Points computed inside layer `layer`'s attention function that this run needs."""
         return self._attn.get(layer, frozenset())
 
-    def changes(self, name: str) -> bool:
-        return name in self.by_hook
-
     def process(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """Apply `name`'s interventions in order, then capture the result if asked."""
         for b in self.by_hook.get(name, ()):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from loupe.errors import LoupeError
@@ -23,13 +23,6 @@ class Intervention:
     enabled: bool = True
 
     op = "base"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"op": self.op, **asdict(self)}
-        for key in ("positions", "rows"):
-            if out[key] is not None:
-                out[key] = list(out[key])
-        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,11 +74,6 @@ class Feature(Intervention):
     mode: Literal["set", "add", "scale", "ablate"] = "set"
     value: float | None = None  # required except for ablate
     op = "feature"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["sae"] = self.sae if isinstance(self.sae, str) else self.sae.id
-        return {"op": self.op, **out, "positions": _listed(self.positions), "rows": _listed(self.rows)}
 
 
 FEATURE_MODES = ("set", "add", "scale", "ablate")
@@ -152,10 +140,6 @@ def _check_types(op: str, kw: dict[str, Any]) -> None:
         raise _bad("'enabled' must be a boolean")
     if kw.get("id") is not None and not isinstance(kw["id"], str):
         raise _bad("'id' must be a string")
-
-
-def _listed(value: tuple[int, ...] | None) -> list[int] | None:
-    return None if value is None else list(value)
 
 
 def _bad(message: str) -> LoupeError:

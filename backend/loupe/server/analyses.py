@@ -1,10 +1,10 @@
-"""`analyze` jobs (loupe.analysis on the host's worker threads) and `vectors.from_token|from_neuron`.
+"""`analyze` jobs: each kind adapts a `loupe.analysis` function to the wire, on the host's worker threads.
 
 Each kind reads the request's fields (proto/README.md, "analyze"), may stream `analyze.row` frames as
 parts finish, and returns a Commit whose reply is the `analyze.result`; the session then sends `done`.
 Analyses of prompts run through `SessionModel`, so they see the session's interventions and stop
-within a layer when the job is cancelled. Weight-only results (head scores, composition, the token
-subset of QK/OV tables) depend only on the model and are cached per model, i.e. per server.
+within a layer when the job is cancelled. Results that depend only on the model (head scores on random
+tokens, composition scores, the word-token subset of QK/OV tables) are cached per model, i.e. per server.
 """
 
 from __future__ import annotations
@@ -24,24 +24,23 @@ from loupe.analysis import (
     qk_ov,
     word_tokens,
 )
-from loupe.analysis.head_scores import KINDS as SCORE_KINDS
-from loupe.analysis.head_scores import repeated_tokens, score_pattern
+from loupe.analysis.head_scores import HeadScores, all_head_scores
 from loupe.analysis.patching import PatchResult
+from loupe.analysis.weights import token_id
 from loupe.errors import LoupeError
 from loupe.server.analyses_base import SessionModel, cached
-from loupe.server.analyses_base import token as _token
 from loupe.server.jobs import Commit, JobContext, enc, prompt_tokens
 from loupe.server.state import SessionState
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
 
-KINDS = ("logit_lens", "dla", "patch", "attribution_patching", "head_scores", "qk_ov", "composition")
-HEAD_SCORE_SEQ, HEAD_SCORE_BATCH = 50, 4
 
-
-def _model(ctx: JobContext) -> HookedModel:
-    return cast("HookedModel", SessionModel(ctx, ctx.request["interventions"]))
+def _model(ctx: JobContext, interventions: bool | None = None) -> HookedModel:
+    """The model as the analysis sees it: with the session's interventions unless the request (or the kind)
+    says otherwise, stopping when the job is cancelled."""
+    use = ctx.request["interventions"] if interventions is None else interventions
+    return cast("HookedModel", SessionModel(ctx, use))
 
 
 def _need(ctx: JobContext, name: str) -> Any:
@@ -89,7 +88,7 @@ def lens_kind(ctx: JobContext) -> dict[str, Any]:
         raise LoupeError("bad_message", f"analyze.k: expected an integer in 1..{ctx.host.limits.max_top_k}, got {k}")
     tokens = _prompt(ctx)
     pos = _position(ctx, tokens.shape[1])
-    target = _token(model, req["target"], "target") if req["target"] is not None else None
+    target = token_id(model, req["target"], "analyze.target") if req["target"] is not None else None
     dt = req["dtype"]
 
     def on_row(row: Any) -> None:
@@ -125,8 +124,8 @@ def dla_kind(ctx: JobContext) -> dict[str, Any]:
     model, req = ctx.host.model, ctx.request
     tokens = _prompt(ctx)
     pos = _position(ctx, tokens.shape[1])
-    a = _token(model, _need(ctx, "answer"), "answer")
-    w = _token(model, req["wrong"], "wrong") if req["wrong"] is not None else None
+    a = token_id(model, _need(ctx, "answer"), "analyze.answer")
+    w = token_id(model, req["wrong"], "analyze.wrong") if req["wrong"] is not None else None
     d = direct_logit_attribution(_model(ctx), tokens, a, w, position=pos)
     out = {k: v for k, v in d.to_dict().items() if k not in ("answer", "wrong")}
     out.update(answer_token=a, wrong_token=w, str_tokens=model.decode_each(tokens[0].tolist()), top=_top(d.top(10)))
@@ -143,8 +142,8 @@ def _patch_setup(ctx: JobContext) -> tuple[HookedModel, torch.Tensor, torch.Tens
             f"analyze.corrupt: has {corrupt.shape[1]} tokens, the clean prompt {clean.shape[1]}; they must match "
             "(swap words that are one token each)",
         )
-    a = _token(model, _need(ctx, "answer"), "answer")
-    w = _token(model, _need(ctx, "wrong"), "wrong")
+    a = token_id(model, _need(ctx, "answer"), "analyze.answer")
+    w = token_id(model, _need(ctx, "wrong"), "analyze.wrong")
     return _model(ctx), clean, corrupt, logit_diff(model, a, w)
 
 
@@ -179,31 +178,22 @@ def attribution_kind(ctx: JobContext) -> dict[str, Any]:
     return _patch_result(ctx, attribution_patching(m, clean, corrupt, metric, req["over"], req["direction"]), clean)
 
 
-def _all_head_scores(ctx: JobContext) -> dict[str, torch.Tensor]:
-    """The three head scores from one run on repeated random tokens (the patterns are streamed, not kept)."""
-    model = ctx.host.model
-    bos = getattr(model.tokenizer, "bos_token_id", None)
-    offset = int(bos is not None)
-    tokens = repeated_tokens(model, HEAD_SCORE_SEQ, HEAD_SCORE_BATCH, 0, bos).to(model.device)
-    scores = {k: torch.zeros(model.cfg.n_layers, model.cfg.n_heads) for k in SCORE_KINDS}
-
-    def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
-        pattern = tensors[f"blocks.{layer}.attn.hook_pattern"]
-        for kind in SCORE_KINDS:
-            scores[kind][layer] = score_pattern(pattern, kind, HEAD_SCORE_SEQ, offset).cpu()
-        ctx.emit({"type": "analyze.row", "kind": "head_scores", "index": layer})
-
-    model.run(tokens, stream="blocks.*.attn.hook_pattern", on_layer=on_layer, cancel=ctx.cancel)
-    return scores
-
-
 def head_scores_kind(ctx: JobContext) -> dict[str, Any]:
-    scores, hit = cached(ctx.host.model, "head_scores", lambda: _all_head_scores(ctx))
+    """`loupe.analysis.all_head_scores` on the model without the session's interventions (cached per model)."""
+
+    def compute() -> dict[str, HeadScores]:
+        def on_row(layer: int, _: dict[str, torch.Tensor]) -> None:
+            ctx.emit({"type": "analyze.row", "kind": "head_scores", "index": layer})
+
+        return all_head_scores(_model(ctx, interventions=False), on_row=on_row)
+
+    scores, hit = cached(ctx.host.model, "head_scores", compute)
     dt = ctx.request["dtype"]
+    first = next(iter(scores.values()))
     return {
-        "scores": {k: enc(v, dt) for k, v in scores.items()},
-        "seq_len": HEAD_SCORE_SEQ,
-        "batch": HEAD_SCORE_BATCH,
+        "scores": {k: enc(v.scores, dt) for k, v in scores.items()},
+        "seq_len": first.seq_len,
+        "batch": first.batch,
         "cached": hit,
     }
 

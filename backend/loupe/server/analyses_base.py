@@ -1,4 +1,4 @@
-"""What the `analyze` jobs share: a per-model cache, the session's view of the model, token parsing; and the
+"""What the `analyze` jobs share: a per-model cache and the session's view of the model; and the
 `vectors.from_token` / `vectors.from_neuron` jobs (steering vectors from weights)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from loupe.analysis import embedding_vector, neuron_vector
+from loupe.analysis.weights import token_id
 from loupe.errors import Cancelled, LoupeError
 from loupe.server.jobs import Commit, JobContext, enc
 from loupe.server.state import SessionState
@@ -57,20 +58,12 @@ class SessionModel:
         )
 
 
-def token(model: HookedModel, text: str, name: str) -> int:
-    ids = model.tokenizer.encode(text, add_special_tokens=False)
-    if len(ids) != 1:
-        where = name if "." in name else f"analyze.{name}"
-        raise LoupeError("bad_message", f"{where}: {text!r} is {len(ids)} tokens; give one token (e.g. ' Mary')")
-    return int(ids[0])
-
-
 def vector_job(ctx: JobContext) -> Commit:
     """`vectors.from_token` (a token's embedding row) and `vectors.from_neuron` (an MLP neuron's output row)."""
     model, req = ctx.host.model, ctx.request
     if req.type == "vectors.from_token":
         vector = embedding_vector(
-            model, token(model, req["token"], "vectors.from_token.token"), normalize=req["normalize"]
+            model, token_id(model, req["token"], "vectors.from_token.token"), normalize=req["normalize"]
         )
         origin = "token"
     else:

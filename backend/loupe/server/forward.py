@@ -7,9 +7,10 @@ from typing import Any
 
 import torch
 
+from loupe.analysis.weights import token_id
 from loupe.errors import LoupeError
 from loupe.server.features import layer_part, sae_of
-from loupe.server.jobs import Commit, JobContext, capture_bytes, enc, first_token, preds, prompt_tokens
+from loupe.server.jobs import Commit, JobContext, capture_bytes, enc, preds, prompt_tokens
 from loupe.server.state import LastRun, SessionState
 from loupe.server.summaries import PARTS, LensSlot, layer_summary, needed_hooks
 
@@ -26,11 +27,9 @@ def run_job(ctx: JobContext) -> Commit:
     size = capture_bytes(model, capture, pos, 2 if dtype == "f16" else 4)
     if size > lim.max_capture_bytes:
         raise LoupeError("too_large", f"the capture needs {size} bytes; the limit is {lim.max_capture_bytes}")
-    answer = (
-        (first_token(model, req["answer"], "answer"), first_token(model, req["wrong"], "wrong"))
-        if req["answer"] is not None
-        else None
-    )
+    answer = None
+    if req["answer"] is not None:
+        answer = (token_id(model, req["answer"], "run.answer", True), token_id(model, req["wrong"], "run.wrong", True))
     parts = PARTS if req["summaries"] is True else tuple(req["summaries"] or ())
     feats = req["features"]
     sae = sae_of(model, feats["sae"], "run.features") if feats is not None else None

@@ -1,10 +1,11 @@
-"""Model jobs (run, generate, runs.save, vectors.from_prompts, attention.head) on worker threads.
+"""The host (model, worker threads, batching scheduler), the job context, and the model jobs generate,
+runs.save and vectors.from_prompts.
 
 A job function runs on a worker thread of the `Host`, streams frames through `JobContext.emit`
 (encoded on that thread, queued with `loop.call_soon_threadsafe`) and may return a `Commit`,
 which the session applies on the event loop to store results and build the final reply.
-The engine serializes forward passes with the model's lock; a cross-session batching scheduler
-would replace `Host.execute`.
+Forward passes take turns across sessions on the model's lock (engine/turns.py); `Host.forward` puts a
+`run` and its clean twin into the cross-session batching scheduler when there is one.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 
 from loupe.analysis.lens_decoder import lens_decoder
+from loupe.analysis.steering import steering_vector
 from loupe.codec import encode_tensor, pack
-from loupe.engine.pieces import prompt_activations
 from loupe.engine.result import RunResult
 from loupe.engine.scheduler import Scheduler
 from loupe.engine.turns import as_key
@@ -157,13 +158,6 @@ def capture_bytes(model: HookedModel, names: list[str], pos: int, itemsize: int)
     )
 
 
-def first_token(model: HookedModel, text: str, field: str) -> int:
-    ids = model.tokenizer.encode(text, add_special_tokens=False)
-    if not ids:
-        raise LoupeError("bad_message", f"run.{field}: {text!r} encodes to no tokens")
-    return int(ids[0])
-
-
 def preds(model: HookedModel, logits: torch.Tensor, k: int) -> list[dict[str, Any]]:
     probs = torch.softmax(logits.float(), dim=-1)
     top = probs.topk(k)
@@ -234,7 +228,7 @@ def save_run_job(ctx: JobContext) -> Commit:
 
 
 def vectors_job(ctx: JobContext) -> Commit:
-    """A steering vector: mean residual over `positive` prompts minus the mean over `negative` ones."""
+    """`vectors.from_prompts`: the request checked against the limits, then `loupe.analysis.steering_vector`."""
     model, lim, req = ctx.host.model, ctx.host.limits, ctx.request
     if req["layer"] >= model.cfg.n_layers:
         raise LoupeError("bad_message", f"vectors.from_prompts.layer: expected < {model.cfg.n_layers}")
@@ -255,11 +249,9 @@ def vectors_job(ctx: JobContext) -> Commit:
         raise LoupeError(
             "too_large", f"vectors.from_prompts: {total} prompt tokens in all; the limit is {lim.max_job_tokens}"
         )
-    means = []
-    for side in ("positive", "negative"):  # in pieces: other sessions' runs go between them
-        acts = prompt_activations(model, req[side], hook, req["position"], lim.piece_tokens, ctx.cancel)
-        means.append(acts.reshape(acts.shape[0], -1).mean(0))
-    vector = means[0] - means[1]
+    # in pieces: other sessions' runs go between them
+    pos, neg, layer = req["positive"], req["negative"], req["layer"]
+    vector = steering_vector(model, pos, neg, layer, req["position"], hook, lim.piece_tokens, ctx.cancel)
 
     def commit(state: SessionState) -> dict[str, Any]:
         state.save_vector(req["name"], vector, "prompts")
