@@ -18,6 +18,12 @@ BAD_MESSAGES = [
     ({"type": "run", "prompt": "hi"}, "bad_message", "run.id"),
     ({"type": "run", "id": "e", "prompt": "hi", "dtype": "f64"}, "bad_message", "run.dtype"),
     ({"type": "run", "id": "e", "prompt": "hi", "answer": " a"}, "bad_message", "answer"),
+    (
+        {"type": "run", "id": "e", "prompt": "hi", "answer": " Marygold", "wrong": " John"},
+        "bad_message",
+        "run.answer: ' Marygold' is 2 tokens (' Mary' + 'gold')",
+    ),
+    ({"type": "run", "id": "e", "prompt": "hi", "answer": " Mary", "wrong": ""}, "bad_message", "run.wrong: '' is 0"),
     ({"type": "run", "id": "e", "prompt": "hi", "capture": ["blocks.*.nope"]}, "unknown_hook", "blocks.*.nope"),
     ({"type": "run", "id": "e", "prompt": ""}, "empty_prompt", "empty"),
     ({"type": "run", "id": "e", "prompt": "word " * 60}, "too_long", "48"),

@@ -133,9 +133,9 @@ def norm_scale(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return (x.pow(2).mean(-1, keepdim=True) + norm_eps(module)).sqrt()
 
 
-def token_id(model: HookedModel, token: int | str, where: str | None = None, first: bool = False) -> int:
-    """A token id from an id, or from a string that encodes to exactly one token (`first`: to at least one; its
-    first). `where` names the request field a server read it from: its errors then carry that path and the
+def token_id(model: HookedModel, token: int | str, where: str | None = None) -> int:
+    """A token id from an id, or from a string that encodes to exactly one token (the error names the pieces
+    otherwise). `where` names the request field a server read it from: its errors then carry that path and the
     protocol's code bad_message (bad_input otherwise)."""
     code, at = ("bad_input", "") if where is None else ("bad_message", f"{where}: ")
     if isinstance(token, int):
@@ -143,10 +143,9 @@ def token_id(model: HookedModel, token: int | str, where: str | None = None, fir
             raise LoupeError(code, f"{at}token id {token} out of range 0..{model.cfg.d_vocab - 1}")
         return token
     ids = model.tokenizer.encode(token, add_special_tokens=False)
-    if first and not ids:
-        raise LoupeError(code, f"{at}{token!r} encodes to no tokens")
-    if not first and len(ids) != 1:
-        raise LoupeError(code, f"{at}{token!r} is {len(ids)} tokens; pass a single token (e.g. ' Mary')")
+    if len(ids) != 1:
+        pieces = " + ".join(repr(p) for p in model.decode_each(ids)) if ids else "no tokens"
+        raise LoupeError(code, f"{at}{token!r} is {len(ids)} tokens ({pieces}); pass a single token (e.g. ' Mary')")
     return int(ids[0])
 
 

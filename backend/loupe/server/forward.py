@@ -29,7 +29,7 @@ def run_job(ctx: JobContext) -> Commit:
         raise LoupeError("too_large", f"the capture needs {size} bytes; the limit is {lim.max_capture_bytes}")
     answer = None
     if req["answer"] is not None:
-        answer = (token_id(model, req["answer"], "run.answer", True), token_id(model, req["wrong"], "run.wrong", True))
+        answer = (token_id(model, req["answer"], "run.answer"), token_id(model, req["wrong"], "run.wrong"))
     parts = PARTS if req["summaries"] is True else tuple(req["summaries"] or ())
     feats = req["features"]
     sae = sae_of(model, feats["sae"], "run.features") if feats is not None else None

@@ -8,7 +8,7 @@ import { decodeTensor } from '../api/codec';
 import type { AttentionHeadReply, DoneMsg, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
 import { applyRunFrame, newRun, pickHead } from './runData';
 import { restoreSession } from './restore';
-import { get, notify, set, upsert } from './store';
+import { answerRefused, get, notify, set, upsert } from './store';
 
 let client: LoupeClient | null = null;
 let inflight: string | null = null;
@@ -114,10 +114,16 @@ async function startRun(): Promise<void> {
   set({ run, scrub: null, playing: false, ...(samePrompt ? {} : { focusPos: null, detail: null }) });
   const onFrame = (m: ServerMsg) => set((st) => ({ run: st.run && st.run.id === id ? applyRunFrame(st.run, m) : st.run }));
   try {
-    const answer = s.answer.trim() && s.wrong.trim() ? { answer: s.answer, wrong: s.wrong } : {};
+    const answer = s.answer.trim() && s.wrong.trim() && !answerRefused(s) ? { answer: s.answer, wrong: s.wrong } : {};
     const features = s.features.sae ? { features: { sae: s.features.sae, k: s.features.k } } : {};
     await c.request<DoneMsg>({ type: 'run', prompt, top_k: 10, summaries: true, ...answer, ...features }, onFrame, id);
   } catch (e) {
+    if (e instanceof ServerError && e.code === 'bad_message' && /^run\.(answer|wrong):/.test(e.message)) {
+      // Not one token each: say so under the boxes and run again without the logit difference.
+      set({ answerError: { answer: s.answer, wrong: s.wrong, message: e.message }, run: prev, detail: prevDetail });
+      rerunQueued = true;
+      return;
+    }
     onFrame({ type: 'error', id, code: errText(e)[0], message: errText(e)[1] });
     // Rejected before any token (e.g. too_long): keep showing the last good run.
     const cur = get().run;

@@ -17,6 +17,7 @@ export const DEFAULT_CORRUPT = 'When Mary and John went to the store, Mary gave 
 
 export interface HeadRef { layer: number; head: number }
 export interface HeadDetail extends HeadRef { pattern: Tensor; strTokens: string[] }
+export interface AnswerError { answer: string; wrong: string; message: string }
 export interface Notice { key: number; code: string; message: string }
 export interface GenState {
   id: string; prompt: string; steered: string[]; baseline: string[]; running: boolean; ms?: number;
@@ -48,6 +49,8 @@ export interface LoupeState {
   interventions: Intervention[];
   answer: string;
   wrong: string;
+  /** The server refused this answer/wrong pair (not one token each); runs go without it until the boxes change. */
+  answerError: AnswerError | null;
   corruptPrompt: string;
   savedRuns: SavedRun[];
   /** The prompt of every saved run (name → prompt), so a new session can save them again. */
@@ -72,7 +75,7 @@ export const initialState: LoupeState = {
   conn: 'connecting', connDetail: '', model: null, limits: null, session: '',
   prompt: DEFAULT_PROMPT, run: null, scrub: null, playing: false, focusPos: null,
   selected: null, detail: null, detailLoading: false, interventions: [],
-  answer: ' Mary', wrong: ' John', corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], sources: {}, vectors: [],
+  answer: ' Mary', wrong: ' John', answerError: null, corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], sources: {}, vectors: [],
   steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because',
     source: 'prompts', token: ' love', neuronLayer: 10, neuronIndex: 0 },
   gen: null, notices: [], headMarks: [], history: [], analysis: initialAnalysis, features: initialFeatures,
@@ -92,6 +95,12 @@ export function notify(code: string, message: string): void {
 }
 export function dismiss(key: number): void {
   set((s) => ({ notices: s.notices.filter((n) => n.key !== key) }));
+}
+
+/** The server's refusal of the answer/wrong pair in the boxes now, if it refused exactly this pair. */
+export function answerRefused(s: Pick<LoupeState, 'answer' | 'wrong' | 'answerError'>): string | null {
+  const e = s.answerError;
+  return e && e.answer === s.answer && e.wrong === s.wrong ? e.message : null;
 }
 
 /** Intervention id for a head ablation, stable so toggling replaces rather than duplicates. */

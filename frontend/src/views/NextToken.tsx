@@ -1,6 +1,7 @@
+import type { KeyboardEvent } from 'react';
 import type { Pred } from '../api/wire';
 import { rerun } from '../state/actions';
-import { set, useLoupe } from '../state/store';
+import { answerRefused, set, useLoupe } from '../state/store';
 import { fmtProb, fmtSigned, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 
@@ -38,11 +39,16 @@ export function NextToken({ rows = 6 }: NextTokenProps) {
   const answer = useLoupe((s) => s.answer);
   const wrong = useLoupe((s) => s.wrong);
   const active = useLoupe((s) => s.interventions.some((i) => i.enabled !== false));
+  const refused = useLoupe(answerRefused);
   const ld = run?.logitDiff;
   const stale = run?.status === 'running';
   // The answer/wrong pair the shown logit difference was computed for.
   const rerunIfChanged = () => {
-    if (!ld || ld.answer !== answer || ld.wrong !== wrong) rerun();
+    if ((!ld || ld.answer !== answer || ld.wrong !== wrong) && !refused) rerun();
+  };
+  // Two text boxes and no submit button: a form does not submit on Enter by itself.
+  const onEnter = (e: KeyboardEvent) => {
+    if (e.key === 'Enter') rerun();
   };
   return (
     <Panel title="Next token" hint={stale ? 'updating…' : run?.intervened ? 'clean vs intervened' : 'no interventions active'} testId="prediction" className="pred-panel">
@@ -52,12 +58,16 @@ export function NextToken({ rows = 6 }: NextTokenProps) {
       </div>
       <form className="logitdiff" data-testid="logit-diff" onSubmit={(e) => { e.preventDefault(); rerun(); }}>
         <span className="muted">logit(</span>
-        <input aria-label="Answer token" value={answer} onChange={(e) => set({ answer: e.target.value })} onBlur={rerunIfChanged} />
+        <input aria-label="Answer token" value={answer} onChange={(e) => set({ answer: e.target.value })} onBlur={rerunIfChanged} onKeyDown={onEnter} />
         <span className="muted">) − logit(</span>
-        <input aria-label="Wrong token" value={wrong} onChange={(e) => set({ wrong: e.target.value })} onBlur={rerunIfChanged} />
+        <input aria-label="Wrong token" value={wrong} onChange={(e) => set({ wrong: e.target.value })} onBlur={rerunIfChanged} onKeyDown={onEnter} />
         <span className="muted">)</span>
         {!answer.trim() || !wrong.trim() ? (
           <div className="ld-values muted" data-testid="logit-diff-missing">type a token in both boxes to see logit(answer) − logit(wrong)</div>
+        ) : refused ? (
+          <div className="ld-values ld-refused" role="alert" data-testid="logit-diff-refused">
+            {refused.replace(/^run\.(answer|wrong): /, (_, f: string) => `${f === 'answer' ? 'answer' : 'wrong answer'}: `)} — the logit difference compares single next tokens
+          </div>
         ) : ld && (ld.answer !== answer || ld.wrong !== wrong) ? (
           <div className="ld-values muted" data-testid="logit-diff-stale">press Enter to compute it for these tokens</div>
         ) : ld && (
@@ -65,6 +75,7 @@ export function NextToken({ rows = 6 }: NextTokenProps) {
             <span>clean <b>{fmtSigned(ld.clean)}</b></span>
             <span>intervened <b data-testid="logit-diff-value">{fmtSigned(ld.value)}</b></span>
             <span className={ld.value - ld.clean < 0 ? 'down' : 'up'}>Δ {fmtSigned(ld.value - ld.clean)}</span>
+            <span className="muted ld-tokens" data-testid="logit-diff-tokens">tokens {ld.answer_token} “{showToken(ld.answer)}” − {ld.wrong_token} “{showToken(ld.wrong)}”</span>
           </div>
         )}
       </form>
