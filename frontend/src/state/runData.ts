@@ -119,11 +119,6 @@ export function stackLayers(run: RunView, pick: (d: LayerData) => Float32Array |
   return out;
 }
 
-/** Probability lookup in a top-k list (or undefined). */
-export function probOf(preds: Pred[], token: number): number | undefined {
-  return preds.find((p) => p.token === token)?.prob;
-}
-
 /**
  * A head worth showing first: among the later half of layers, the one whose last query puts
  * the most attention on an earlier token other than position 0 (the usual attention sink),

@@ -28,8 +28,6 @@ export interface GridDrawState {
   currentLayer?: number;
 }
 
-export const headKey = (layer: number, head: number): string => `${layer}:${head}`;
-
 /** Choose a cell size that fits `width` (CSS px), clamped to [14, 64]. */
 export function gridLayout(nLayers: number, nHeads: number, width: number): GridLayout {
   const left = 30, top = 16, gap = 2;

@@ -1,5 +1,5 @@
 /** d3 scales and formatting shared by the views. */
-import { scaleBand, scaleLinear, type ScaleBand, type ScaleLinear } from 'd3';
+import { scaleBand, type ScaleBand } from 'd3';
 
 /** Band scale over indices 0..n-1 filling [0, size]. */
 export function bandScale(n: number, size: number, padding = 0): ScaleBand<number> {
@@ -15,11 +15,6 @@ export function robustExtent(values: ArrayLike<number>, clip = 0.02): [number, n
   const lo = xs[0];
   const hi = xs[Math.min(xs.length - 1, Math.floor((xs.length - 1) * (1 - clip)))];
   return hi > lo ? [lo, hi] : [lo, lo + 1];
-}
-
-/** Linear scale from a data domain to [0, 1], clamped. */
-export function unitScale(domain: [number, number]): ScaleLinear<number, number> {
-  return scaleLinear().domain(domain).range([0, 1]).clamp(true);
 }
 
 /** Cell index under a pixel coordinate for a band scale (or -1). */
