@@ -21,10 +21,9 @@ from transformers import DynamicCache
 
 from loupe.analysis.weights import single_prompt, token_id
 from loupe.engine.model import HookedModel
-from loupe.engine.runner import bind_all
+from loupe.engine.plan import plan
 from loupe.errors import LoupeError
 from loupe.hooks.apply import Where
-from loupe.hooks.context import RunContext
 from loupe.hooks.interventions import Patch
 
 if TYPE_CHECKING:
@@ -276,8 +275,7 @@ class _SharedPrefix:
 
     def _forward(self, tokens: torch.Tensor, patches: list[Patch], cache: DynamicCache, offset: int) -> torch.Tensor:
         n, batch = self.base.shape[1], tokens.shape[0]
-        bound = bind_all(self.model, patches, None, None, seq_len=n)
-        ctx = RunContext(self.model.points, [], bound, Where(offset, n, batch))
+        ctx = plan(self.model, n, interventions=patches).context(self.model, Where(offset, n, batch))
         mask = torch.ones(batch, offset + tokens.shape[1], dtype=torch.long, device=tokens.device)
         positions = torch.arange(offset, offset + tokens.shape[1], device=tokens.device).expand(batch, -1)
         with torch.no_grad():

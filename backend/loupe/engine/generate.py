@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from transformers import DynamicCache
 
-from loupe.engine.runner import InterventionsIn, bind_all
+from loupe.engine.plan import InterventionsIn, RunPlan, plan
 from loupe.errors import LoupeError
 from loupe.hooks.apply import Where
-from loupe.hooks.context import RunContext
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -68,17 +67,15 @@ def generate(
         raise LoupeError(
             "too_long", f"{length} prompt tokens + {max_new_tokens} new exceed the model's context of {model.cfg.n_ctx}"
         )
-    names = model.match_hooks(capture) if capture else []
-    bound = bind_all(model, interventions, sources, vectors, seq_len=length)
-    return _steps(model, tokens, mask, names, bound, max_new_tokens, temperature, seed, top_p, cancel, stop_at_eos)
+    todo = plan(model, length, capture, interventions, sources, vectors)
+    return _steps(model, tokens, mask, todo, max_new_tokens, temperature, seed, top_p, cancel, stop_at_eos)
 
 
 def _steps(
     model: HookedModel,
     tokens: torch.Tensor,
     mask: torch.Tensor,
-    names: list[str],
-    bound: list[Any],
+    todo: RunPlan,
     max_new_tokens: int,
     temperature: float,
     seed: int | None,
@@ -89,7 +86,7 @@ def _steps(
     batch, length = tokens.shape
     gen = torch.Generator(device=tokens.device).manual_seed(seed) if seed is not None else None
     eos = model.tokenizer.eos_token_id if model.tokenizer is not None else None
-    ctx = RunContext(model.points, names, bound, Where(0, length, batch), cancel=cancel)
+    ctx = todo.context(model, Where(0, length, batch), cancel=cancel)
     past = DynamicCache()
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     finished = torch.zeros(batch, dtype=torch.bool, device=tokens.device)

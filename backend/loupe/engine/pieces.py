@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Literal
 import torch
 from transformers import DynamicCache
 
+from loupe.engine.plan import plan
 from loupe.errors import LoupeError
 from loupe.hooks.apply import Where
-from loupe.hooks.context import RunContext
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -51,7 +51,7 @@ def _one(
     cancel: threading.Event | None,
 ) -> torch.Tensor:
     n = tokens.shape[1]
-    ctx = RunContext(model.points, [hook], [], Where(0, n, 1), cancel=cancel)
+    ctx = plan(model, n, [hook]).context(model, Where(0, n, 1), cancel=cancel)
     past = DynamicCache()
     total: torch.Tensor | None = None
     last = torch.empty(0)

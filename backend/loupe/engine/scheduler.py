@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from loupe.engine.plan import InterventionsIn, RunPlan, plan
 from loupe.engine.result import RunResult
-from loupe.engine.runner import InterventionsIn, bind_all
 from loupe.errors import Cancelled
 from loupe.hooks.apply import Bound, Where
-from loupe.hooks.context import LayerCallback, RunContext
+from loupe.hooks.context import LayerCallback
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -94,10 +94,8 @@ class Scheduler:
         tokens, _ = self.model.encode(inputs)
         if tokens.shape[0] != 1:
             raise ValueError("submit takes one prompt; submit each row of a batch separately")
-        names = self.model.match_hooks(capture) if capture else []
-        streamed = [n for n in (self.model.match_hooks(stream) if stream else []) if n not in names]
-        bound = bind_all(self.model, interventions, sources, vectors, seq_len=tokens.shape[1])
-        request = _Request(key, tokens[0], names, bound, on_layer, cancel, streamed, tag)
+        todo = plan(self.model, tokens.shape[1], capture, interventions, sources, vectors, stream)
+        request = _Request(key, tokens[0], todo.capture, todo.bound, on_layer, cancel, todo.stream, tag)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
@@ -217,7 +215,7 @@ class Scheduler:
                 if r.on_layer is not None and not r.cancelled:
                     r.on_layer(layer, mine)
 
-        ctx = RunContext(model.points, capture, bound, Where(0, width, len(batch)), on_layer, stream=stream)
+        ctx = RunPlan(capture, stream, bound).context(model, Where(0, width, len(batch)), on_layer)
         with torch.no_grad():
             logits = model.forward(ctx, tokens, mask).float()
         self.batches_run += 1

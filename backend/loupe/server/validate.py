@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from loupe.engine.runner import _Resolver as EngineResolver
+from loupe.engine.plan import RefResolver
 from loupe.errors import LoupeError
 from loupe.hooks.apply import bind
 from loupe.hooks.interventions import Feature, Intervention, parse_intervention
@@ -64,7 +64,7 @@ def check_intervention(
     return iv
 
 
-class _AddResolver(EngineResolver):
+class _AddResolver(RefResolver):
     """The engine's resolver, except that patch sources are checked when a run uses them (against its prompt)."""
 
     def __call__(self, kind: str, ref: object, hook: str) -> torch.Tensor:
