@@ -1,6 +1,6 @@
 """Feature card open time: `features.info` over a real server, and click-to-painted-card in Chromium.
 
-    .venv/bin/python -m bench.feature_card [--cards N]        (also an entry of `loupe bench`)
+    .venv/bin/python -m bench.feature_card [--cards N]        (also `loupe bench --only feature_card`)
 
 Target (issue 12): opening a feature card takes <= 300 ms on this machine; the dashboard data is precomputed.
 Two numbers, both against a server on a loopback port with the shipped SAE attached:
@@ -28,11 +28,12 @@ import orjson
 import loupe
 from bench.common import machine
 from loupe.client import Client
+from loupe.errors import LoupeError
+from loupe.features.attach import SHIPPED, SHIPPED_ID, attach
 from loupe.server.background import serving
 
 FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
 RESULTS = FRONTEND / "bench" / "features.results.json"
-SHIPPED = Path(loupe.__file__).parent / "features" / "data" / "smollm2-135m-res10"
 TARGET_MS = 300.0
 
 
@@ -52,14 +53,20 @@ async def _info_times(url: str, sae: str, indices: list[int]) -> list[float]:
     return out
 
 
-def _browser(http_url: str, cards: int) -> dict[str, Any]:
-    """Run the Chromium part; the UI must be built (frontend/dist) for the server to serve it."""
+def _build() -> str | None:
+    """Build the UI (frontend/dist) before the server starts, since it serves what is there then; None if done,
+    else why the browser part is skipped."""
     if shutil.which("npx") is None or not (FRONTEND / "node_modules").exists():
-        return {"skipped": "frontend not installed (make frontend)"}
+        return "frontend not installed (make frontend)"
+    if shutil.which(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")) is None:
+        return "no Chromium (make system-deps)"
     vite = ["npx", "vite", "build", "--logLevel", "warn"]
     build = subprocess.run(vite, cwd=FRONTEND, capture_output=True, text=True, timeout=600)
-    if build.returncode != 0:
-        return {"skipped": f"vite build failed: {build.stderr[-400:]}"}
+    return None if build.returncode == 0 else f"vite build failed: {build.stderr[-400:]}"
+
+
+def _browser(http_url: str, cards: int) -> dict[str, Any]:
+    """Run the Chromium part against the server at `http_url`."""
     env = {**os.environ, "LOUPE_BENCH_URL": http_url, "LOUPE_BENCH_CARDS": str(cards)}
     done = subprocess.run(
         ["npx", "playwright", "test", "--config", "bench/playwright.features.config.ts"],
@@ -79,16 +86,19 @@ def run(model: loupe.HookedModel, quick: bool = False, cards: int | None = None)
     """Attach the shipped SAE to `model`, serve it, time `features.info` and the card in Chromium."""
     if not (SHIPPED / "cfg.json").exists():
         return {"name": "feature_card", "skipped": f"no shipped SAE at {SHIPPED}"}
-    from loupe.features.sae import SAE
-
-    sae = SAE.load(SHIPPED)
-    if sae.id not in model.saes:
-        model.add_sae(sae)
+    if SHIPPED_ID not in model.saes:
+        try:
+            attach(model, [], shipped=True)
+        except LoupeError as exc:  # a model other than the embedded one
+            return {"name": "feature_card", "skipped": exc.message}
+    sae = model.saes[SHIPPED_ID]
     n = cards or (6 if quick else 24)
     indices = [int(i) for i in range(7, sae.d_sae, max(1, sae.d_sae // n))][:n]
+    unbuilt = _build()
     with serving(model) as url:
         info_ms = asyncio.run(_info_times(url, sae.id, indices))
-        browser = _browser(url.replace("ws://", "http://").removesuffix("/ws"), min(n, 12))
+        http = url.replace("ws://", "http://").removesuffix("/ws")
+        browser = {"skipped": unbuilt} if unbuilt else _browser(http, min(n, 12))
     result: dict[str, Any] = {
         "name": "feature_card",
         "sae": sae.id,

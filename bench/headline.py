@@ -46,6 +46,14 @@ def headlines(entries: dict[str, dict[str, Any]]) -> list[Headline]:
         add("steered generate tok/s / HF generate", entries["generation"]["ratio"]["loupe_steered"], 0.9, "higher")
     if "sae_overhead" in entries:
         add("one SAE attached / same run (T=64)", _row(entries["sae_overhead"], 64)["ratio"]["features"], 1.10, "lower")
+    if "sae_quality" in entries and "ce" in entries["sae_quality"]:
+        quality = entries["sae_quality"]
+        add("shipped SAE: CE-loss recovered (held-out)", quality["ce"]["ce_loss_recovered"], 0.90, "higher")
+        add("shipped SAE: explained variance (held-out)", quality["explained_variance"], 0.80, "higher")
+        add("shipped SAE: dead latent fraction (held-out)", quality["dead_fraction"], 0.05, "lower")
+    if "feature_card" in entries and "open_median_ms" in entries["feature_card"]:
+        card_ms = entries["feature_card"]["open_median_ms"]
+        add("browser: click -> painted feature card, median (ms)", card_ms, 300.0, "lower")
     if "browser" in entries and "frame_ms" in entries["browser"]:
         add("browser: draw a 12x12 attention grid frame (ms)", entries["browser"]["frame_ms"], 16.0, "lower")
     return out

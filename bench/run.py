@@ -30,6 +30,7 @@ ENTRIES = (
     "scale_out",
     "sae_overhead",
     "sae_quality",
+    "feature_card",
 )
 RESULTS = Path(__file__).parent / "results"
 

@@ -90,6 +90,8 @@ def test_save_load_and_corrupt(tmp_path: Path, model: loupe.HookedModel, rows: t
     again = Dashboard.load(tmp_path, sae.d_sae)
     assert again is not None and again.info == {"corpus": "random ids"} and again.labels == {3: "three"}
     torch.testing.assert_close(again.ctx_values, dash.ctx_values.half().float())
+    assert again.logit_ids is not None and again.logit_values is not None
+    assert torch.equal(again.logit_ids, dash.logit_ids) and torch.equal(again.logit_values, dash.logit_values)
     assert again.histogram(0)["counts"] == dash.histogram(0)["counts"]
     assert again.histogram(0)["edges"] == pytest.approx(dash.histogram(0)["edges"])
     assert Dashboard.load(tmp_path / "none", 64) is None
@@ -115,9 +117,38 @@ def test_feature_info_and_label(model: loupe.HookedModel, rows: torch.Tensor) ->
     assert info["label"] and info["label"] == feature_label(model, sae, dash, f)
     bare = feature_info(model, sae, None, f)
     assert bare["density"] is None and bare["contexts"] == [] and bare["label"].startswith("→ ")
+    assert [p["token"] for p in bare["promoted"]] == [p["token"] for p in info["promoted"]]
+    assert [p["logit"] for p in bare["suppressed"]] == pytest.approx([p["logit"] for p in info["suppressed"]], abs=1e-5)
     with pytest.raises(LoupeError, match="out of range") as err:
         feature_info(model, sae, dash, 64)
     assert err.value.code == "bad_message"
+
+
+def test_stored_logit_tables(tmp_path: Path, model: loupe.HookedModel, rows: torch.Tensor) -> None:
+    """The dashboard's promoted/suppressed tables equal float64 logit effects of every feature; a dashboard saved
+    without them (older files) still loads, and its cards compute them from the weights."""
+    sae = model.saes["s"]
+    dash = compute_dashboard(model, sae, rows[:4], n_contexts=2, window=4)
+    w_u = model.hf.get_output_embeddings().weight.detach().double()
+    gain = model.adapter.module(model.hf, "final_norm").weight.detach().double()
+    effects = sae.W_dec.double() @ (w_u * gain).T  # [F, vocab]
+    assert dash.logit_ids is not None and dash.logit_values is not None and dash.logit_ids.shape == (64, 2, 10)
+    up, down = effects.topk(10, dim=1), effects.neg().topk(10, dim=1)
+    torch.testing.assert_close(dash.logit_values[:, 0].double(), up.values, atol=1e-4, rtol=0)
+    torch.testing.assert_close(dash.logit_values[:, 1].double(), down.values.neg(), atol=1e-4, rtol=0)
+    picked = effects.gather(1, dash.logit_ids[:, 0].long())  # ties aside, the ids are the ones with those values
+    torch.testing.assert_close(picked, up.values, atol=1e-4, rtol=0)
+    old = Dashboard(**{**dash.__dict__, "logit_ids": None, "logit_values": None})
+    old.save(tmp_path)
+    loaded = Dashboard.load(tmp_path, sae.d_sae)
+    assert loaded is not None and loaded.logit_ids is None
+    computed, stored = (feature_info(model, sae, d, 5)["promoted"] for d in (loaded, dash))
+    assert [p["token"] for p in computed] == [p["token"] for p in stored]
+    assert [p["logit"] for p in computed] == pytest.approx([p["logit"] for p in stored], abs=1e-5)
+    dash.logit_ids, dash.logit_values = dash.logit_ids[:3], dash.logit_values[:3]
+    dash.save(tmp_path)
+    with pytest.raises(LoupeError, match=r"logit table of shape \[3, 2, 10\], not \[64, 2, K\]"):
+        Dashboard.load(tmp_path, 64)
 
 
 def test_search(model: loupe.HookedModel, rows: torch.Tensor) -> None:

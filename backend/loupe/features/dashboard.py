@@ -1,6 +1,6 @@
 """Feature dashboards: per feature, its top-activating contexts with per-token activations, its activation
-density and a histogram, computed over a corpus. Promoted/suppressed tokens come from the weights
-(features/logits.py), so they are not stored.
+density and a histogram, computed over a corpus, and its most promoted/suppressed tokens (features/logits.py,
+from the weights; stored so that opening a feature is a lookup).
 
 Stored next to the SAE's cfg.json: dashboard.safetensors (the tensors of `Dashboard`) and dashboard.json
 (`n_tokens`, `window`, `before`, free-form `info` such as the corpus, optional `labels` by feature index).
@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from loupe.errors import Cancelled, LoupeError
+from loupe.features.logits import top_logits
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -49,6 +50,8 @@ class Dashboard:
     ctx_values: torch.Tensor  # [F, C, W] the feature's activation on each token of the window
     window: int = 16
     before: int = 12  # tokens of each window before the maximum
+    logit_ids: torch.Tensor | None = None  # [F, 2, K] int32: promoted (row 0) and suppressed (row 1) tokens
+    logit_values: torch.Tensor | None = None  # [F, 2, K] their logit effects (None in dashboards saved before them)
     labels: dict[int, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     _texts: list[list[str]] | None = field(default=None, repr=False, compare=False)  # see context_texts
@@ -98,6 +101,8 @@ class Dashboard:
             "ctx_tokens": self.ctx_tokens.int(),
             "ctx_values": self.ctx_values.half(),
         }
+        if self.logit_ids is not None and self.logit_values is not None:
+            tensors |= {"logit_ids": self.logit_ids.int(), "logit_values": self.logit_values.float()}
         save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, folder / TENSORS_FILE)
         meta: dict[str, Any] = {"version": 1, "n_tokens": self.n_tokens, "window": self.window, "before": self.before}
         meta |= {"info": self.info, "labels": {str(k): v for k, v in self.labels.items()}}
@@ -123,6 +128,8 @@ class Dashboard:
                 ctx_values=t["ctx_values"].float(),
                 window=int(meta["window"]),
                 before=int(meta["before"]),
+                logit_ids=t.get("logit_ids"),
+                logit_values=t.get("logit_values"),
                 labels={int(k): str(v) for k, v in meta.get("labels", {}).items()},
                 info=dict(meta.get("info", {})),
             )
@@ -130,6 +137,10 @@ class Dashboard:
             raise LoupeError("bad_input", f"dashboard in {folder}: unreadable ({type(exc).__name__}: {exc})") from None
         if dash.d_sae != d_sae or dash.ctx_tokens.shape[0] != d_sae:
             raise LoupeError("bad_input", f"dashboard in {folder} has {dash.d_sae} features; the SAE has {d_sae}")
+        for table in (dash.logit_ids, dash.logit_values):
+            if table is not None and (table.ndim != 3 or table.shape[:2] != (d_sae, 2)):
+                got = f"logit table of shape {list(table.shape)}, not [{d_sae}, 2, K]"
+                raise LoupeError("bad_input", f"dashboard in {folder}: {got}")
         return dash
 
 
@@ -146,7 +157,7 @@ def compute_dashboard(
     info: dict[str, Any] | None = None,
 ) -> Dashboard:
     """Run the model over `tokens` [N, T] (rows of a corpus, up to the SAE's layer) and gather every feature's
-    statistics.
+    statistics; the promoted/suppressed token tables come from the weights (`top_logits`).
 
     Each row gives a feature at most one context (the window around its maximum in that row), so the
     contexts come from different rows; a window has `before` tokens (default 3/4 of it) before the maximum.
@@ -166,7 +177,9 @@ def compute_dashboard(
         acc.add(batch, acts * keep.unsqueeze(-1), int(keep.sum()))
         if progress is not None:
             progress(min(start + batch_size, n), n)
-    return acc.finish(n_bins, info or {})
+    dash = acc.finish(n_bins, info or {})
+    dash.logit_ids, dash.logit_values = top_logits(model, sae)
+    return dash
 
 
 def hook_activation(model: HookedModel, tokens: torch.Tensor, hook: str) -> torch.Tensor:

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from loupe.errors import LoupeError
-from loupe.features.logits import feature_logits, top_tokens
+from loupe.features.logits import token_rows, top_logits
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -24,7 +24,7 @@ def feature_info(model: HookedModel, sae: SAE, dash: Dashboard | None, index: in
 
     Without a dashboard, density/max/histogram are None and contexts empty (the weights still give the rest)."""
     check_index(sae, index)
-    promoted, suppressed = top_tokens(model, feature_logits(model, sae, index), k)
+    promoted, suppressed = logit_effects(model, sae, dash, index, k)
     contexts = dash.contexts(index, model.decode_each) if dash is not None else []
     return {
         "density": float(dash.density[index]) if dash is not None else None,
@@ -42,8 +42,21 @@ def feature_label(model: HookedModel, sae: SAE, dash: Dashboard | None, index: i
     if dash is not None and index in dash.labels:
         return dash.labels[index]
     contexts = dash.contexts(index, model.decode_each) if dash is not None else []
-    promoted = top_tokens(model, feature_logits(model, sae, index), 3)[0] if not contexts else []
+    promoted = logit_effects(model, sae, dash, index, 3)[0] if not contexts else []
     return _label(dash, index, contexts, promoted)
+
+
+def logit_effects(
+    model: HookedModel, sae: SAE, dash: Dashboard | None, index: int, k: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The feature's k most promoted and most suppressed tokens as [{token, logit}]: the dashboard's table when
+    it holds k or more, else computed from the weights now."""
+    stored = (dash.logit_ids, dash.logit_values) if dash is not None else (None, None)
+    if stored[0] is not None and stored[1] is not None and stored[0].shape[2] >= k:
+        ids, values = stored[0][index, :, :k], stored[1][index, :, :k]
+    else:
+        ids, values = (t[0] for t in top_logits(model, sae, [index], k))
+    return token_rows(model, ids[0], values[0]), token_rows(model, ids[1], values[1])
 
 
 def _label(dash: Dashboard | None, index: int, contexts: list[dict[str, Any]], promoted: list[dict[str, Any]]) -> str:
