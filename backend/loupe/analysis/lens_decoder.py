@@ -99,14 +99,22 @@ class LensDecoder:
 
     def decode_with_last(self, resid: torch.Tensor, k: int = 1, last_k: int = 5) -> tuple[Decoded, Decoded]:
         """`decode(resid, k)` and the top `last_k` of its last row, from one vocabulary-wide product."""
+        n = resid.reshape(-1, resid.shape[-1]).shape[0]
+        return self.decode_with_rows(resid, [n - 1] if n else [], k, last_k)
+
+    def decode_with_rows(
+        self, resid: torch.Tensor, rows: list[int], k: int = 1, rows_k: int = 5
+    ) -> tuple[Decoded, Decoded]:
+        """`decode(resid, k)` and the top `rows_k` of the rows `rows` of it, from one vocabulary-wide product
+        (the unembedding is read once, not once more for the extra rows)."""
         with torch.no_grad():
             x = self.normed(resid).reshape(-1, self.weight.shape[1])
             vocab = self.weight.shape[0]
-            if self.fast is None or not 0 < x.shape[0] <= self.ROWS or max(k, last_k) >= vocab:
-                return self.decode(resid, k), self.decode(x[-1:] if x.shape[0] else x, last_k, None, normed=True)
+            if self.fast is None or not 0 < x.shape[0] <= self.ROWS or max(k, rows_k) >= vocab:
+                return self.decode(x, k, None, normed=True), self.decode(x[rows], rows_k, None, normed=True)
             approx = x.to(torch.bfloat16) @ self.fast.T
-            last = self._select(x[-1:], approx[-1:].clone(), last_k, None)
-            return self._select(x, approx, k, None), last
+            extra = self._select(x[rows], approx[rows], rows_k, None)  # (indexing copies: approx is consumed)
+            return self._select(x, approx, k, None), extra
 
     def _exact(self, x: torch.Tensor, k: int, target: int | None) -> Decoded:
         logits = self.head.forward(x).float()

@@ -85,8 +85,8 @@ class BatchLens:
         if not wanted:
             return
         resids = [r for _, r in wanted]
-        top = self.decoder.decode(torch.cat(resids), k=1)
-        last = self.decoder.decode(torch.stack([r[-1] for r in resids]), k=5)
+        ends = torch.tensor([r.shape[0] for r in resids]).cumsum(0)
+        top, last = self.decoder.decode_with_rows(torch.cat(resids), (ends - 1).tolist(), k=1, rows_k=5)
         start = 0
         for i, (slot, resid) in enumerate(wanted):
             n = resid.shape[0]
