@@ -160,3 +160,46 @@ def test_a_wrapped_model_runs_every_pass_through_run(make_pair: Pair) -> None:
             patch = loupe.Patch(hook=f"blocks.{layer}.hook_{part}_out", source=source)
             want[layer, c] = metric(model.run(CLEAN, interventions=[ablate, patch]).logits)[0]
     torch.testing.assert_close(got.metric, want, atol=1e-4, rtol=1e-4)
+
+
+def test_a_wrapper_that_gives_its_pass_parts_shares_the_prefix(make_pair: Pair) -> None:
+    """A wrapper with `pass_parts` (the server's session model) gets the cached prefix, its interventions applied
+    in the prefix and in every batch alike; a mean ablation over the run's own positions turns the cache off."""
+    from loupe.analysis.patching import _setup, _SharedPrefix
+    from loupe.engine.plan import PassParts
+
+    model, _ = make_pair("llama")
+    steer = torch.randn(model.cfg.d_model)
+    session: list[Any] = [
+        loupe.Ablate(hook="blocks.0.attn.hook_z", head=1),
+        loupe.Steer(hook="blocks.0.hook_resid_post", vector=steer, positions=(3, -2), scale=2.0),
+    ]
+
+    class Session:
+        def __init__(self, ivs: list[Any]) -> None:
+            self.ivs = ivs
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(model, name)
+
+        def run(self, inputs: Any, **kw: Any) -> Any:
+            return model.run(inputs, interventions=[*self.ivs, *(kw.pop("interventions", None) or [])], **kw)
+
+        def pass_parts(self) -> PassParts:
+            return PassParts(model, self.ivs)
+
+    metric = logit_diff(model, " Mary", " John")
+    wrapped: Any = Session(session)
+    assert _SharedPrefix(wrapped, _setup(wrapped, CLEAN, CORRUPT, metric, "heads", "noising"), metric).start == 9
+    got = patch_sweep(wrapped, CLEAN, CORRUPT, metric, over="heads", batch_size=5)
+    source = model.run(CORRUPT, capture="blocks.*.attn.hook_z", interventions=session)
+    want = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)
+    for layer in range(model.cfg.n_layers):
+        for h in range(model.cfg.n_heads):
+            patch = loupe.Patch(hook=f"blocks.{layer}.attn.hook_z", head=h, source=source)
+            want[layer, h] = metric(model.run(CLEAN, interventions=[*session, patch]).logits)[0]
+    torch.testing.assert_close(got.metric, want, atol=1e-4, rtol=1e-4)
+
+    own_mean: Any = Session([loupe.Ablate(hook="blocks.0.hook_mlp_out", mode="mean")])
+    s = _setup(own_mean, CLEAN, CORRUPT, metric, "heads", "noising")
+    assert _SharedPrefix(own_mean, s, metric).start == 0

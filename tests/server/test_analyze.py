@@ -4,8 +4,10 @@ cancel stops a sweep, bad requests get an error and the session stays usable."""
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
 import numpy as np
+import torch
 
 from loupe.analysis import logit_diff, patch_sweep
 from loupe.codec import to_json
@@ -87,6 +89,23 @@ async def test_patch_rows_stream_before_the_result(server: Server) -> None:
     await c.request({"type": "interventions.set", "id": "iv", "items": ablate})
     res = (await analyze(c, "p2", kind="patch", corrupt=CORRUPT, answer=" Mary", wrong=" John", over="layers"))[-2]
     assert res["effect"].shape == (n, 2) and abs(float(res["effect"][n - 1, 0])) < 1e-4
+
+    # a sweep on the cached shared prefix has the session's interventions there too: the same as full runs
+    vector = torch.linspace(-1, 1, model.cfg.d_model)
+    steer = {"op": "steer", "hook": "blocks.0.hook_resid_post", "vector": vector.tolist(), "positions": [2]}
+    await c.request({"type": "interventions.set", "id": "iv2", "items": [*ablate, steer]})
+    res = (await analyze(c, "p3", kind="patch", corrupt=CORRUPT, answer=" Mary", wrong=" John", batch_size=5))[-2]
+    ivs = [*ablate, {**steer, "vector": vector}]
+
+    class FullRuns:  # no `pass_parts`: every batch is a whole `run` with the interventions
+        def __getattr__(self, name: str) -> Any:
+            return getattr(model, name)
+
+        def run(self, inputs: Any, **kw: Any) -> Any:
+            return model.run(inputs, interventions=[*ivs, *(kw.pop("interventions", None) or [])], **kw)
+
+    want = patch_sweep(cast(Any, FullRuns()), CLEAN, CORRUPT, logit_diff(model, " Mary", " John"), over="heads")
+    np.testing.assert_allclose(res["metric"], want.metric.numpy(), atol=1e-4)
     await c.close()
 
 

@@ -21,10 +21,10 @@ from transformers import DynamicCache
 
 from loupe.analysis.weights import single_prompt, token_id
 from loupe.engine.model import HookedModel
-from loupe.engine.plan import plan
-from loupe.errors import LoupeError
-from loupe.hooks.apply import Where
-from loupe.hooks.interventions import Patch
+from loupe.engine.plan import RunPlan, pass_parts, plan
+from loupe.errors import Cancelled, LoupeError
+from loupe.hooks.apply import Bound, Where
+from loupe.hooks.interventions import Ablate, Patch
 
 if TYPE_CHECKING:
     from loupe.engine.model import Inputs
@@ -248,18 +248,19 @@ class _SharedPrefix:
 
     Before the first token where the prompts differ, every activation of the two runs is the same, so no
     patch changes anything there: the batch runs only the remaining positions on top of a cached prefix
-    (as generation does). Used when the metric reads only final positions (`tail`) and `model` is a bare
-    HookedModel; otherwise every batch is a full `model.run`.
+    (as generation does). Used when the metric reads only final positions (`tail`) and the model's `run`
+    says what it adds to a pass (`pass_parts`: a bare HookedModel, or the server's session model with its
+    interventions and cancel flag), unless one of those interventions reads the whole sequence (a mean
+    ablation over the run's own positions); otherwise every batch is a full `model.run`.
     """
 
     def __init__(self, model: HookedModel, s: _Setup, metric: Metric) -> None:
         self.model, self.base = model, s.base
         n = s.base.shape[1]
         tail = getattr(metric, "tail", None)
-        # Only on a bare HookedModel: a wrapper that adds its own interventions or cancellation to `run`
-        # (the server's session model) must see every pass go through `run`.
-        plain = isinstance(model, HookedModel)
-        self.start = s.shared if plain and tail is not None and tail <= n - s.shared else 0
+        self.parts = pass_parts(model)
+        causal = self.parts is not None and not any(_reads_all_positions(b) for b in self._plan([]).bound)
+        self.start = s.shared if causal and tail is not None and tail <= n - s.shared else 0
         self.cache: DynamicCache | None = None
         if self.start > 0:
             self.cache = DynamicCache()
@@ -273,13 +274,27 @@ class _SharedPrefix:
         cache.batch_repeat_interleave(batch)
         return self._forward(self.base[:, self.start :].expand(batch, -1), patches, cache, offset=self.start).float()
 
+    def _plan(self, patches: list[Patch]) -> RunPlan:
+        assert self.parts is not None
+        p, n = self.parts, self.base.shape[1]
+        return plan(p.model, n, interventions=[*p.interventions, *patches], sources=p.sources, vectors=p.vectors)
+
     def _forward(self, tokens: torch.Tensor, patches: list[Patch], cache: DynamicCache, offset: int) -> torch.Tensor:
+        assert self.parts is not None
+        model, cancel = self.parts.model, self.parts.cancel
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
         n, batch = self.base.shape[1], tokens.shape[0]
-        ctx = plan(self.model, n, interventions=patches).context(self.model, Where(offset, n, batch))
+        ctx = self._plan(patches).context(model, Where(offset, n, batch), cancel=cancel)
         mask = torch.ones(batch, offset + tokens.shape[1], dtype=torch.long, device=tokens.device)
         positions = torch.arange(offset, offset + tokens.shape[1], device=tokens.device).expand(batch, -1)
         with torch.no_grad():
-            return self.model.forward(ctx, tokens, mask, positions, cache)
+            return model.forward(ctx, tokens, mask, positions, cache)
+
+
+def _reads_all_positions(b: Bound) -> bool:
+    """A mean ablation over the run's own positions: its value at a prefix position depends on later ones."""
+    return isinstance(b.iv, Ablate) and b.iv.mode == "mean" and b.tensor is None
 
 
 def patch_sweep(

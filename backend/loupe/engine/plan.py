@@ -26,6 +26,29 @@ if TYPE_CHECKING:
 InterventionsIn = Sequence[Intervention | Mapping[str, Any]] | None
 
 
+@dataclass(frozen=True)
+class PassParts:
+    """What a model's `run` adds to every forward pass, for code that runs passes below `run` (`model.forward`
+    on a KV cache, as patch sweeps do): the bare model, extra interventions with their sources and vectors, and
+    the cancel flag. A wrapper of a HookedModel (the server's session model) offers them as `pass_parts()`."""
+
+    model: HookedModel
+    interventions: Sequence[Intervention | Mapping[str, Any]] = ()
+    sources: Mapping[str, Any] | None = None
+    vectors: Mapping[str, Any] | None = None
+    cancel: threading.Event | None = None
+
+
+def pass_parts(model: Any) -> PassParts | None:
+    """`model`'s PassParts: a bare HookedModel adds nothing; a wrapper says with `pass_parts()`, else None."""
+    from loupe.engine.model import HookedModel
+
+    if isinstance(model, HookedModel):
+        return PassParts(model)
+    parts = getattr(type(model), "pass_parts", None)
+    return parts(model) if callable(parts) else None
+
+
 @dataclass
 class RunPlan:
     """Hook names a pass captures (kept in its cache), streams (to `on_layer` only) and its bound interventions."""

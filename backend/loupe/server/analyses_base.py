@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from loupe.analysis import embedding_vector, neuron_vector
 from loupe.analysis.weights import token_id
+from loupe.engine.plan import PassParts
 from loupe.errors import Cancelled, LoupeError
 from loupe.server.jobs import Commit, JobContext, enc
 from loupe.server.state import SessionState
@@ -42,6 +43,11 @@ class SessionModel:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
+
+    def pass_parts(self) -> PassParts:
+        """What `run` adds, for passes run on a KV cache (a patch sweep's shared prefix)."""
+        snap = self._ctx.snapshot
+        return PassParts(self._model, self._ivs, snap.sources, snap.vectors, self._ctx.cancel)
 
     def run(self, inputs: Any, **kw: Any) -> Any:
         if self._ctx.cancel.is_set():
