@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 import loupe
-from loupe.models.loading import embedded_checkpoint
+from loupe.engine.loading import embedded_checkpoint
 
 
 def _transformer_lens(model: loupe.HookedModel) -> Callable[[torch.Tensor], object] | None:

@@ -11,7 +11,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPTNeoXConfig, LlamaConfig, PreTrainedModel
 
 import loupe
-from loupe.models.loading import embedded_checkpoint
+from loupe.engine.loading import embedded_checkpoint
 
 VOCAB = 49152  # the embedded tokenizer's vocabulary, so tiny models can take text
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from loupe.engine.generate import GenStep
+from loupe.engine.loading import load
 from loupe.engine.model import HookedModel
-from loupe.engine.result import RunResult
+from loupe.engine.result import FeatureActs, RunResult
 from loupe.errors import Cancelled, LoupeError
-from loupe.features.acts import FeatureActs
 from loupe.features.sae import SAE
 from loupe.hooks.interventions import Ablate, Feature, Intervention, Patch, Scale, Steer
 from loupe.models.config import ModelConfig
-from loupe.models.loading import load
+from loupe.version import __version__
 
 __all__ = [
     "SAE",
@@ -27,6 +27,6 @@ __all__ = [
     "RunResult",
     "Scale",
     "Steer",
+    "__version__",
     "load",
 ]
-__version__ = "0.1.0"

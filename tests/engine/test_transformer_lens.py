@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import loupe
-from loupe.models.loading import embedded_checkpoint
+from loupe.engine.loading import embedded_checkpoint
 from tests.conftest import build_hf
 
 bridge = pytest.importorskip("transformer_lens.model_bridge")

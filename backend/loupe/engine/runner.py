@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from loupe.engine.plan import InterventionsIn, plan
-from loupe.engine.result import RunResult
+from loupe.engine.result import FeatureActs, RunResult
 from loupe.errors import LoupeError
-from loupe.features.acts import FeatureActs
 from loupe.hooks.apply import Where
 from loupe.hooks.context import LayerCallback
 

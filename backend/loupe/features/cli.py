@@ -56,7 +56,7 @@ def corpus_main(args: argparse.Namespace) -> int:
     if not args.no_count:
         from transformers import AutoTokenizer
 
-        from loupe.models.loading import embedded_checkpoint
+        from loupe.engine.loading import embedded_checkpoint
 
         tokenizer = AutoTokenizer.from_pretrained(embedded_checkpoint())
     manifest = corpus.build(args.out, tokenizer)
@@ -67,15 +67,15 @@ def corpus_main(args: argparse.Namespace) -> int:
 def train_main(args: argparse.Namespace) -> int:
     import torch
 
-    import loupe
     from loupe.engine.allocator import keep_freed_memory
+    from loupe.engine.loading import load
     from loupe.features.train import train
 
     if args.threads:
         torch.set_num_threads(args.threads)
     keep_freed_memory()
     cfg = TrainConfig(**{k: getattr(args, k) for k in DEFAULTS.__dataclass_fields__})
-    model = loupe.load(args.model)
+    model = load(args.model)
     model.hf.to(getattr(torch, args.dtype))
     if args.hook not in model.points.names:
         print(f"loupe features train: {model.cfg.name} has no hook point {args.hook!r}", file=sys.stderr)
@@ -86,13 +86,13 @@ def train_main(args: argparse.Namespace) -> int:
 
 
 def dashboard_main(args: argparse.Namespace) -> int:
-    import loupe
+    from loupe.engine.loading import load
     from loupe.features.activations import token_rows
     from loupe.features.corpus import read_texts
     from loupe.features.dashboard import compute_dashboard
     from loupe.features.sae import SAE
 
-    model = loupe.load(args.model)
+    model = load(args.model)
     sae = SAE.load(args.sae)
     sae.check_fits(model)
     rows = token_rows(model, read_texts(args.corpus), args.seq_len, -(-args.tokens // args.seq_len), args.seed)

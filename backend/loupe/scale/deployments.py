@@ -16,8 +16,8 @@ from typing import Any
 import uvicorn
 from ray import serve
 
-import loupe
 from loupe.engine.allocator import keep_freed_memory
+from loupe.engine.loading import load
 from loupe.scale.balancer import create_balancer
 from loupe.scale.registry import Registry
 from loupe.scale.spec import ScaleSpec
@@ -35,7 +35,7 @@ class LoupeReplica:
         context = serve.get_replica_context()
         self.name = context.replica_id.unique_id
         keep_freed_memory()
-        model = loupe.load(spec.models[order], device=spec.device)
+        model = load(spec.models[order], device=spec.device)
         self._stack = contextlib.ExitStack()
         origins = (spec.allowed_origins or "").split(",")
         url = self._stack.enter_context(serving(model, spec.limits, spec.replica_host, spec.token, origins, self.name))

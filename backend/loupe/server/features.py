@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from loupe.engine.result import FeatureActs
 from loupe.errors import LoupeError
 from loupe.features import search
-from loupe.features.acts import FeatureActs
 from loupe.features.info import check_index, feature_info, feature_label
 from loupe.server.jobs import Commit, JobContext, enc, prompt_tokens
 from loupe.server.state import SessionState

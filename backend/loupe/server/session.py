@@ -22,7 +22,6 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-import loupe
 from loupe.codec import decode_tensors, pack, unpack_map
 from loupe.errors import Cancelled, LoupeError
 from loupe.server import protocol
@@ -34,6 +33,7 @@ from loupe.server.jobs import Commit, Host, JobContext, generate_job, save_run_j
 from loupe.server.link import Link
 from loupe.server.protocol import Request
 from loupe.server.state import SessionState
+from loupe.version import __version__
 
 log = logging.getLogger("loupe.server")
 
@@ -204,7 +204,7 @@ class Session:
             "type": "welcome",
             "protocol": protocol.PROTOCOL_VERSION,
             "session": self.id,
-            "server": f"loupe/{loupe.__version__}",
+            "server": f"loupe/{__version__}",
             "model": model_info(self.host),
             "limits": self.host.limits.public(),
         }
