@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from transformers import PreTrainedModel
 
+from loupe.engine.plan import PassParts
 from loupe.engine.turns import Turns
 from loupe.errors import LoupeError
 from loupe.hooks import attention
@@ -161,6 +162,10 @@ class HookedModel:
                 for h in handles:
                     h.remove()
         return out.logits
+
+    def pass_parts(self) -> PassParts:
+        """What `run` adds to a forward pass: nothing (a wrapper of the model adds its interventions)."""
+        return PassParts(self)
 
     def run(self, inputs: Inputs, **kwargs: Any) -> Any:
         """Run with capture and interventions; see `loupe.engine.runner.run` for the arguments."""

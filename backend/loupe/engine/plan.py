@@ -41,10 +41,6 @@ class PassParts:
 
 def pass_parts(model: Any) -> PassParts | None:
     """`model`'s PassParts: a bare HookedModel adds nothing; a wrapper says with `pass_parts()`, else None."""
-    from loupe.engine.model import HookedModel
-
-    if isinstance(model, HookedModel):
-        return PassParts(model)
     parts = getattr(type(model), "pass_parts", None)
     return parts(model) if callable(parts) else None
 
