@@ -3,25 +3,26 @@
  * callbacks and a promise that settles on the request's final frame (proto/README.md §4).
  */
 import { encodeFrame, readMessage } from './codec';
-import type { ClientMsg, ErrorMsg, JobType, RequestId, ServerMsg, WelcomeMsg } from './wire';
+import { JOB_TYPES, PROTOCOL_VERSION } from './wire';
+import type { ClientMsg, ErrorCode, ErrorMsg, RequestId, ServerMsg, WelcomeMsg } from './wire';
 
 export type ConnState = 'connecting' | 'open' | 'closed';
 
 /** A request failed: carries the server's error code and message. */
 export class ServerError extends Error {
   readonly code: string;
-  constructor(e: Pick<ErrorMsg, 'code' | 'message'>) {
+  constructor(e: { code: string; message: string }) {
     super(e.message);
     this.code = e.code;
   }
 }
 
-const JOB_TYPES = new Set<string>(['run', 'generate', 'runs.save', 'vectors.from_prompts', 'analyze'] satisfies JobType[]);
+const ENDS_WITH_DONE = new Set<string>(JOB_TYPES);
 
 /** Whether `msg` is the last frame the server sends for a request of type `reqType`. */
 export function isFinalFrame(reqType: string, msg: ServerMsg): boolean {
   if (msg.type === 'error') return true;
-  return JOB_TYPES.has(reqType) ? msg.type === 'done' : true;
+  return ENDS_WITH_DONE.has(reqType) ? msg.type === 'done' : true;
 }
 
 interface Pending { type: string; onFrame?: (m: ServerMsg) => void; resolve: (m: ServerMsg) => void; reject: (e: Error) => void }
@@ -65,13 +66,13 @@ export class LoupeClient {
       ws.binaryType = 'arraybuffer';
       this.ws = ws;
       let welcomed = false;
-      ws.onopen = () => ws.send(encodeFrame({ type: 'hello', protocol: 1, client: 'loupe-web' }));
+      ws.onopen = () => ws.send(encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'loupe-web' }));
       ws.onmessage = (ev) => {
         let msg: ServerMsg;
         try {
           msg = readMessage(ev.data as ArrayBuffer) as unknown as ServerMsg;
         } catch (e) {
-          const code = (e as { code?: string }).code ?? 'bad_frame';
+          const code = (e as { code?: ErrorCode }).code ?? 'bad_frame'; // the codec's errors carry protocol codes
           this.events.onStrayError?.({ type: 'error', code, message: `could not read a server frame: ${e instanceof Error ? e.message : String(e)}` });
           return;
         }

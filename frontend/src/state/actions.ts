@@ -5,7 +5,7 @@
  */
 import { LoupeClient, ServerError, defaultWsUrl, type OpenSocket } from '../api/client';
 import { decodeTensor } from '../api/codec';
-import type { AttentionHeadReply, DoneMsg, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
+import type { AttentionHeadReply, DoneMsg, ErrorCode, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
 import { applyRunFrame, newRun, pickHead } from './runData';
 import { restoreSession } from './restore';
 import { answerRefused, get, notify, set, upsert } from './store';
@@ -124,7 +124,8 @@ async function startRun(): Promise<void> {
       rerunQueued = true;
       return;
     }
-    onFrame({ type: 'error', id, code: errText(e)[0], message: errText(e)[1] });
+    const [code, message] = errText(e); // a server code, or the client's own ('disconnected', 'client')
+    onFrame({ type: 'error', id, code: code as ErrorCode, message });
     // Rejected before any token (e.g. too_long): keep showing the last good run.
     const cur = get().run;
     if (prev && cur?.id === id && cur.strTokens.length === 0) set({ run: prev, detail: prevDetail });

@@ -4,7 +4,7 @@
  * a card once the SAEs are known, and opening a card writes it back.
  */
 import { ServerError } from '../api/client';
-import type { FeatureMode, FeaturesContrastReply, FeaturesInfoReply, FeaturesListReply, FeaturesSearchReply } from '../api/featureWire';
+import type { FeatureMode, FeaturesContrastReply, FeaturesInfoReply, FeaturesListReply, FeaturesSearchReply } from '../api/wire';
 import { currentClient, putIntervention, rerun } from './actions';
 import type { FeatureState } from './featureState';
 import {

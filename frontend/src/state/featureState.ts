@@ -1,5 +1,5 @@
 /** The features panel's slice of the store: attached SAEs, the open card, searches, labels. */
-import type { FeatureMode, SaeInfo, SearchBy } from '../api/featureWire';
+import type { FeatureMode, SaeInfo, SearchBy } from '../api/wire';
 import type { FeatureInfo, FeatureRef, SearchRecord } from './features';
 
 export type FeaturesTab = 'token' | 'search' | 'card';

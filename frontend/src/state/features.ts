@@ -6,7 +6,7 @@
 import { decodeTensor } from '../api/codec';
 import type {
   ContrastHit, FeatureContext, FeatureHit, FeatureMode, FeatureOp, FeaturesInfoReply, RunFeatures, SaeInfo, SearchBy,
-} from '../api/featureWire';
+} from '../api/wire';
 import type { Intervention } from '../api/wire';
 
 /** One feature of one SAE. */
@@ -133,7 +133,7 @@ export function featureIntervention(r: FeatureRef, mode: FeatureMode, value: num
 
 /** One-liner for the Interventions list. */
 export function describeFeatureOp(op: FeatureOp): string {
-  const pos = op.positions?.length ? ` @pos ${op.positions.join(',')}` : '';
+  const pos = Array.isArray(op.positions) && op.positions.length ? ` @pos ${op.positions.join(',')}` : '';
   const v = op.value ?? 0;
   const how = op.mode === 'ablate' ? 'ablate' : op.mode === 'set' ? `set = ${v}` : op.mode === 'add' ? `add ${v >= 0 ? '+' : ''}${v}` : `scale × ${v}`;
   return `feature ${op.sae}#${op.index} ${how}${pos}`;

@@ -1,4 +1,4 @@
-import type { FeatureContext } from '../../api/featureWire';
+import type { FeatureContext } from '../../api/wire';
 import { contextCells } from '../../state/features';
 import { shadeCss } from './colours';
 

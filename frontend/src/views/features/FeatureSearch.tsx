@@ -1,4 +1,4 @@
-import type { SearchBy } from '../../api/featureWire';
+import type { SearchBy } from '../../api/wire';
 import { runSearch } from '../../state/featureActions';
 import type { FeatureState } from '../../state/featureState';
 import { set, useLoupe } from '../../state/store';

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FeatureMode } from '../../api/featureWire';
+import type { FeatureMode } from '../../api/wire';
 import { generate, setInterventions } from '../../state/actions';
 import { setSteerMode, steerFeature } from '../../state/featureActions';
 import { featureInterventionId, sliderSpec, type FeatureRef } from '../../state/features';

@@ -1,4 +1,4 @@
-import type { TokenLogit } from '../../api/featureWire';
+import type { TokenLogit } from '../../api/wire';
 import { showToken } from '../../viz/scales';
 
 /** Props of a promoted / suppressed tokens table. */
