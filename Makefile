@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL ?=
 
-.PHONY: run test venv frontend widget lint pytest frontend-test e2e system-deps bench clean corpus
+.PHONY: run test venv frontend widget lint pytest frontend-test e2e system-deps bench clean corpus wire-types
 
 venv: $(STAMP)
 
@@ -38,6 +38,11 @@ widget: $(WIDGET)
 
 run: venv frontend
 	$(VENV)/bin/loupe serve --host $(HOST) --port $(PORT) $(if $(MODEL),--model $(MODEL))
+
+# The wire types and constants of both codecs (backend/loupe/wire.py, frontend/src/api/wire.ts), generated
+# from proto/schema; tests/proto/test_generated.py fails when the committed files and the schemas drift apart.
+wire-types:
+	python3 proto/gen_types.py
 
 lint: venv
 	$(VENV)/bin/ruff check backend tests bench examples

@@ -1,6 +1,6 @@
 """Generate the wire types and shared constants of both codecs from proto/schema/*.json.
 
-    python3 proto/gen_types.py [--out DIR]     (`make wire-types`; DIR defaults to the repository root)
+    python3 proto/gen_types.py [--out DIR] [--schema DIR]    (`make wire-types`: into the checkout)
 
 writes backend/loupe/wire.py (TypedDicts) and frontend/src/api/wire.ts (interfaces). Standard library
 only. The schemas describe the JSON view of messages; on the wire a tensor is a map with `data` as bytes,
@@ -298,8 +298,9 @@ def render(folder: Path = SCHEMA) -> dict[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT, help="write under this folder (default: the repository)")
+    ap.add_argument("--schema", type=Path, default=SCHEMA, help="read the schemas here (default: proto/schema)")
     args = ap.parse_args()
-    for rel, text in render().items():
+    for rel, text in render(args.schema).items():
         path = args.out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "backend" / "loupe"
 # matching prefix places a module. `loupe` itself (its __init__, the public API) sits on top.
 LAYERS: list[tuple[str, ...]] = [
     ("loupe.errors", "loupe.version"),
-    ("loupe.models", "loupe.codec"),  # architectures and configs; the wire encoding of tensors
+    ("loupe.models", "loupe.codec", "loupe.wire"),  # architectures and configs; the wire encoding and types
     ("loupe.hooks",),  # hook points, interventions, what a forward pass reads
     ("loupe.engine",),  # HookedModel, loading, runs, generation, the batching scheduler
     ("loupe.analysis", "loupe.features"),  # interpretability on top of runs

@@ -21,9 +21,8 @@ import websockets
 
 from loupe.codec import UnpackLimits, pack, unpack
 from loupe.errors import LoupeError
+from loupe.wire import ENDS_WITH_DONE, PROTOCOL_VERSION
 
-PROTOCOL = 1
-ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts", "analyze"})
 STREAMED = frozenset({"run.tokens", "run.layer", "gen.token", "analyze.row"})  # a job's frames before its reply
 MAX_FRAME = 1 << 30
 CLIENT_LIMITS = UnpackLimits(MAX_FRAME, MAX_FRAME, MAX_FRAME, 1 << 24, 1 << 20)  # trust the server's frames
@@ -94,7 +93,7 @@ class Client:
     async def __aenter__(self) -> Client:
         self._ws = await websockets.connect(self.url, max_size=MAX_FRAME, open_timeout=self.timeout)
         self._reader = asyncio.create_task(self._read())
-        hello: dict[str, Any] = {"protocol": PROTOCOL, "client": "loupe.client"}
+        hello: dict[str, Any] = {"protocol": PROTOCOL_VERSION, "client": "loupe.client"}
         if self.token:
             hello["token"] = self.token
         welcome = self.welcome = await self.call("hello", **hello)

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from loupe.client import CLIENT_LIMITS, PROTOCOL, RunOutput, SyncClient
+from loupe.client import CLIENT_LIMITS, RunOutput, SyncClient
 from loupe.codec import pack, unpack
 from loupe.errors import LoupeError
 from loupe.notebook.bundle import LoupeView
 from loupe.notebook.kernel_server import KernelServer
+from loupe.wire import PROTOCOL_VERSION
 
 DEFAULT_PROMPT = "When Mary and John went to the store, John gave a drink to"
 RUN_FRAMES = frozenset({"run.tokens", "run.layer", "run.result"})
@@ -126,8 +127,8 @@ class Workbench(LoupeView):
             self.send({"kind": "frame"}, buffers=[pack({"type": "error", "code": "bad_frame", "message": e.message})])
             return
         if msg.get("type") == "hello":
-            if msg.get("protocol") != PROTOCOL:
-                reply = {"type": "error", "code": "unsupported_protocol", "message": f"supported: [{PROTOCOL}]"}
+            if msg.get("protocol") != PROTOCOL_VERSION:
+                reply = {"type": "error", "code": "unsupported_protocol", "message": f"supported: [{PROTOCOL_VERSION}]"}
                 self.send({"kind": "frame"}, buffers=[pack({**reply, "id": msg.get("id")})])
                 return
             welcome = {**self._client.welcome, "id": msg.get("id")}

@@ -27,7 +27,7 @@ from loupe.scale.proxy import open_upstream, pipe
 from loupe.scale.registry import Registry, Replica
 from loupe.server.app import ORJSONResponse, static_dir
 from loupe.server.origins import HostCheck, host_policy, origin_allowed, parse_origins
-from loupe.server.protocol import PROTOCOL_VERSION
+from loupe.wire import PROTOCOL_VERSION
 
 log = logging.getLogger("loupe.scale")
 HEALTH_TIMEOUT_S = 10.0

@@ -21,8 +21,8 @@ from loupe.codec import pack
 from loupe.server.jobs import Host
 from loupe.server.limits import Limits
 from loupe.server.origins import HostCheck, host_policy, origin_allowed, parse_origins
-from loupe.server.protocol import PROTOCOL_VERSION
 from loupe.server.session import Session, model_info
+from loupe.wire import PROTOCOL_VERSION
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel

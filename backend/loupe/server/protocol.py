@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from loupe.errors import LoupeError
+from loupe.wire import ANALYZE_KINDS, PROTOCOL_VERSION
 
-PROTOCOL_VERSION = 1
-SUPPORTED_PROTOCOLS = (1,)
+SUPPORTED_PROTOCOLS = (PROTOCOL_VERSION,)
 
 REQUIRED = object()
 
@@ -212,7 +212,7 @@ SPECS: dict[str, Spec] = {
     "cancel": {"target": (request_id, None)},
     "analyze": {  # which fields a kind reads: proto/README.md, "analyze"; the job checks the rest
         "kind": (
-            one_of("logit_lens", "dla", "patch", "attribution_patching", "head_scores", "qk_ov", "composition"),
+            one_of(*ANALYZE_KINDS),
             REQUIRED,
         ),
         "prompt": (PROMPT, None),

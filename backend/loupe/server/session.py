@@ -34,6 +34,7 @@ from loupe.server.link import Link
 from loupe.server.protocol import Request
 from loupe.server.state import SessionState
 from loupe.version import __version__
+from loupe.wire import ENDS_WITH_DONE, PROTOCOL_VERSION
 
 log = logging.getLogger("loupe.server")
 
@@ -50,7 +51,6 @@ JOBS: dict[str, Callable[[JobContext], Commit]] = {
     "features.search": search_job,
     "features.contrast": contrast_job,
 }
-ENDS_WITH_DONE = frozenset({"run", "generate", "runs.save", "vectors.from_prompts", "analyze"})
 
 
 class ConnState(enum.Enum):
@@ -167,7 +167,7 @@ class Session:
             rid = protocol.peek_id(message)
             req = protocol.parse(decode_tensors(message))
             if self.conn is ConnState.OPEN and req.type not in ("hello", "ping"):
-                raise LoupeError("no_hello", f"send hello {{protocol: {protocol.PROTOCOL_VERSION}}} first")
+                raise LoupeError("no_hello", f"send hello {{protocol: {PROTOCOL_VERSION}}} first")
             if req.id is not None and req.id in self.jobs:
                 raise LoupeError(
                     "duplicate_id",
@@ -202,7 +202,7 @@ class Session:
         self.conn = ConnState.READY
         welcome = {
             "type": "welcome",
-            "protocol": protocol.PROTOCOL_VERSION,
+            "protocol": PROTOCOL_VERSION,
             "session": self.id,
             "server": f"loupe/{__version__}",
             "model": model_info(self.host),
