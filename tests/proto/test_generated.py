@@ -57,8 +57,8 @@ def test_a_schema_change_shows_as_drift(tmp_path: Path) -> None:
 
 def test_constants_come_from_the_schema() -> None:
     reqs = requests()
-    assert wire.ENDS_WITH_DONE == {t for t, n in reqs.items() if n["x-reply"] == "done"}
-    assert wire.ENDS_WITH_DONE == {"run", "generate", "runs.save", "vectors.from_prompts", "analyze"}
+    assert {t for t, n in reqs.items() if n["x-reply"] == "done"} == wire.ENDS_WITH_DONE
+    assert {"run", "generate", "runs.save", "vectors.from_prompts", "analyze"} == wire.ENDS_WITH_DONE
     assert set(wire.ANALYZE_KINDS) == set(reqs["analyze"]["properties"]["kind"]["enum"])
     assert wire.PROTOCOL_VERSION == 1
 
