@@ -1,8 +1,14 @@
 import { expect, test, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { layerCount, waitForRun } from './helpers';
 import { screenshotPath } from './shots';
 
 /** The features views against the real server with its SAE (see playwright.config.ts). */
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 async function ready(page: Page, url = '/'): Promise<number> {
   page.on('pageerror', (e) => {
@@ -57,15 +63,36 @@ test('search by token returns features', async ({ page }) => {
   await expect(page.getByTestId('feature-card')).toHaveAttribute('data-ready', 'yes');
 });
 
-test('contrast search returns features', async ({ page }) => {
+test('contrast search returns features, and the exported script reproduces it', async ({ page }) => {
   await ready(page);
+  // Steer by a feature first: contrast runs carry the session's interventions, in the UI and in the script.
+  await page.getByTestId('token-feature').first().click();
+  await expect(page.getByTestId('feature-card')).toHaveAttribute('data-ready', 'yes');
+  const steered = (await page.getByTestId('feature-card').getAttribute('data-feature'))?.split(':')[1];
+  await page.getByTestId('feature-mode').selectOption('add');
+  await page.getByTestId('feature-apply').click();
+  await expect(page.getByTestId('intervention-list')).toContainText(`#${steered} add`);
   await page.getByTestId('ftab-search').click();
   await page.getByTestId('feature-search-by').selectOption('contrast');
   await page.getByTestId('contrast-a').fill('I love this film\nWhat a wonderful day');
   await page.getByTestId('contrast-b').fill('I hate this film\nWhat an awful day');
   await page.getByTestId('feature-search-go').click();
   await expect(page.getByTestId('feature-results')).toHaveAttribute('data-count', /^[1-9]/);
-  await expect(page.getByTestId('feature-chip').first()).toBeVisible();
+  const chip = page.getByTestId('feature-chip').first();
+  const index = await chip.getAttribute('data-index');
+  await chip.click();
+  await expect(page.getByTestId('feature-card')).toHaveAttribute('data-ready', 'yes');
+  // The search, the open card and the feature edit go into the exported script, which reproduces
+  // them through loupe.client against the same server.
+  await page.getByTestId('export-menu').getByRole('button', { name: /export/ }).click();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-python').click()]);
+  const script = readFileSync(await download.path(), 'utf8');
+  expect(script).toContain(`"op": "feature", "sae": "e2e", "index": ${steered}, "mode": "add"`);
+  expect(script).toContain('lo.call("features.contrast", sae="e2e", a=["I love this film", "What a wonderful day"]');
+  const out = execFileSync(join(REPO, '.venv', 'bin', 'python'), ['-c', script], { encoding: 'utf8', timeout: 120_000 });
+  expect(out).toMatch(new RegExp(`contrast A - B: \\[\\(${index}, `));
+  expect(out).toContain(`feature ${index} `);
+  expect(out).toContain('(interventions applied)');
 });
 
 test('setting a feature changes the next token and the side-by-side generation', async ({ page }) => {

@@ -127,7 +127,8 @@ export function featureLines(s: LoupeState): string[] {
   const f = s.features;
   const sae = f.sae;
   if (!sae || (!f.searches.length && !f.card)) return [];
-  const L: string[] = ['', `    # Features of the sparse autoencoder ${py(sae)} (feature interventions are in INTERVENTIONS)`];
+  const L: string[] = ['', `    # Features of the sparse autoencoder ${py(sae)} (feature interventions are in INTERVENTIONS;`,
+    '    # searches by span and contrast run with the interventions set above: the session\'s at export time)'];
   for (const r of f.searches) {
     if (r.by === 'contrast') {
       L.push(`    hits = lo.call("features.contrast", sae=${py(sae)}, a=${py(r.a)}, b=${py(r.b)}, k=20)`);
@@ -142,7 +143,8 @@ export function featureLines(s: LoupeState): string[] {
   }
   if (f.card && f.card.sae === sae) {
     L.push(`    card = lo.call("features.info", sae=${py(sae)}, index=${f.card.index})`);
-    L.push('    print("feature", card["index"], card["label"], "density", card["density"], "top context:", "".join(card["contexts"][0]["tokens"]))');
+    L.push('    top_context = "".join(card["contexts"][0]["tokens"]) if card["contexts"] else "(no dashboard)"');
+    L.push('    print("feature", card["index"], card["label"], "density", card["density"], "top context:", top_context)');
   }
   return L;
 }

@@ -136,6 +136,8 @@ describe('python export of features', () => {
     expect(code).toContain('lo.call("features.contrast", sae="res10", a=["good"], b=["bad"], k=20)');
     expect(code).toContain('by="span", prompt="a b", positions=[1]');
     expect(code).toContain('lo.call("features.info", sae="res10", index=42)');
+    // A card of an SAE without a dashboard has no contexts: the script must not index into them.
+    expect(code).toContain('if card["contexts"] else "(no dashboard)"');
   });
   it('writes nothing about features when none were used', () => {
     expect(pythonScript(initialState, 'ws://x/ws')).not.toContain('features');
