@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -157,3 +158,31 @@ def test_together_runs_a_request_and_its_clean_twin_in_one_pass(make_pair) -> No
         assert scheduler.batches_run == 4
     finally:
         scheduler.close()
+
+
+def test_sessions_sending_back_to_back_keep_sharing_passes(make_pair) -> None:
+    """After a pass of several keys the worker waits for each of them to queue again (up to `gather_s`, here
+    far longer than the test), so the next pass holds them all; after a pass of one key nothing waits."""
+    model, _ = make_pair("llama")
+    scheduler = Scheduler(model, gather_s=60)
+    try:
+        with scheduler.together():  # (holds the worker off until both are queued)
+            first = [scheduler.submit(k, PROMPTS[0]) for k in ("a", "b")]
+        for f in first:
+            f.result(timeout=30)
+        assert scheduler.batches_run == 1
+        again_a = scheduler.submit("a", PROMPTS[1])
+        time.sleep(0.3)
+        assert not again_a.done()  # waiting for "b"
+        again_b = scheduler.submit("b", PROMPTS[2])
+        torch.testing.assert_close(again_a.result(timeout=30).logits, model.run(PROMPTS[1]).logits)
+        torch.testing.assert_close(again_b.result(timeout=30).logits, model.run(PROMPTS[2]).logits)
+        assert scheduler.batches_run == 2
+    finally:
+        scheduler.close()
+    lone = Scheduler(model, gather_s=60)
+    try:
+        for _ in range(3):
+            lone.submit("a", PROMPTS[0]).result(timeout=30)  # well under gather_s: a lone key never waits
+    finally:
+        lone.close()

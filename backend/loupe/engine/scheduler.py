@@ -5,6 +5,9 @@ A worker thread takes requests round-robin across keys (sessions) up to `max_row
 padded tokens, right-pads them into one batch and runs it; each row's interventions carry `rows=(i,)`
 and absolute positions, its captures are cut back to its own length, and its `on_layer` sees only its own
 tensors. Right padding leaves every real position's computation unchanged under a causal mask.
+After a batch that held several keys, the worker waits up to `gather_s` for each of them to queue its next
+request before taking the next batch: sessions that send runs back to back then keep sharing passes instead
+of splitting into a fast first-comer batch and the rest. A lone key never waits.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -62,10 +66,16 @@ class Scheduler:
     """
 
     def __init__(
-        self, model: HookedModel, max_rows: int = 16, max_tokens: int = 8192, layer_hook: LayerHook | None = None
+        self,
+        model: HookedModel,
+        max_rows: int = 16,
+        max_tokens: int = 8192,
+        layer_hook: LayerHook | None = None,
+        gather_s: float = 0.05,
     ) -> None:
         self.model, self.max_rows, self.max_tokens = model, max_rows, max_tokens
-        self.layer_hook = layer_hook
+        self.layer_hook, self.gather_s = layer_hook, gather_s
+        self._last_keys: frozenset[str] = frozenset()  # the keys of the last batch
         self._queues: OrderedDict[str, deque[_Request]] = OrderedDict()
         self._cv = threading.Condition()
         self._closed = False
@@ -166,9 +176,22 @@ class Scheduler:
                         for request in queue:
                             request.future.set_exception(Cancelled("the server is shutting down"))
                     return
+                self._gather()
                 batch = self._take()
+                self._last_keys = frozenset(r.key for r in batch)
             if batch:
                 self._run(batch)
+
+    def _gather(self) -> None:
+        """After a batch of several keys, wait (at most `gather_s`) until each of them has a request queued."""
+        if len(self._last_keys) < 2:
+            return
+        deadline = time.monotonic() + self.gather_s
+        while not self._closed and not self._last_keys <= self._queues.keys():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cv.wait(left)
 
     def _run(self, batch: list[_Request]) -> None:
         try:
