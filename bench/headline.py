@@ -40,6 +40,9 @@ def headlines(entries: dict[str, dict[str, Any]]) -> list[Headline]:
     if "patch_sweep" in entries:
         best = max(r["speedup"] for r in entries["patch_sweep"]["batched"].values())
         add("head patching sweep speed-up vs one forward per patch", best, 5.0, "higher")
+        if "session" in entries["patch_sweep"]:
+            session = entries["patch_sweep"]["session"]["speedup"]
+            add("heads sweep from a server session vs one forward per patch", session, 6.0, "higher")
     if "sessions" in entries:
         add("8 sessions throughput / serial", entries["sessions"]["speedup"], 3.0, "higher")
     if "generation" in entries:

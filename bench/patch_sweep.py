@@ -1,4 +1,5 @@
-"""Head-patching sweep: batched rows (many patches per forward pass) vs one forward pass per patch.
+"""Head-patching sweep: batched rows (many patches per forward pass) vs one forward pass per patch, on the
+bare model and from a server session (`analyze {kind: "patch"}` over a loopback socket, batch 32).
 
 Run: .venv/bin/python -m bench.patch_sweep   (a few minutes on 2 CPU cores)
 The baseline is timed on a few layers per round (its cost per patch does not depend on the layer) and
@@ -17,6 +18,8 @@ import torch
 import loupe
 from bench.common import machine
 from loupe.analysis import Target, logit_diff, patch_sweep
+from loupe.client import SyncClient
+from loupe.server.background import serving
 
 CLEAN = "When Mary and John went to the store, John gave a drink to"
 CORRUPT = "When Mary and John went to the store, Mary gave a drink to"
@@ -41,20 +44,31 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     batch_sizes = (32,) if quick else (16, 32, 64)
     per_patch: dict[str, list[float]] = {"wall": [], "cpu": []}
     sweeps: dict[str, dict[int, list[float]]] = {k: {b: [] for b in batch_sizes} for k in ("wall", "cpu")}
+    session: dict[str, list[float]] = {"wall": [], "cpu": []}
     max_err = 0.0
     model.run(CLEAN)  # warm up
-    for r in range(1 if quick else 3):
-        layers = range(r * 10, r * 10 + (2 if quick else 4))
-        start, cpu = time.perf_counter(), time.process_time()
-        baseline = one_per_patch(model, layers)
-        per_patch["wall"].append((time.perf_counter() - start) / (len(layers) * n_heads))
-        per_patch["cpu"].append((time.process_time() - cpu) / (len(layers) * n_heads))
-        for b in batch_sizes:
+    with serving(model) as url, SyncClient(url, timeout=600) as client:
+        fields: dict[str, Any] = {"prompt": CLEAN, "corrupt": CORRUPT, "answer": " Mary", "wrong": " John"}
+        fields.update(batch_size=32, dtype="f32")
+        client.analyze("patch", **fields)  # warm up
+        for r in range(1 if quick else 3):
+            layers = range(r * 10, r * 10 + (2 if quick else 4))
             start, cpu = time.perf_counter(), time.process_time()
-            sweep = patch_sweep(model, CLEAN, CORRUPT, metric, over="heads", batch_size=b)
-            sweeps["wall"][b].append(time.perf_counter() - start)
-            sweeps["cpu"][b].append(time.process_time() - cpu)
-            max_err = max(max_err, float((sweep.metric[list(layers)] - baseline).abs().max()))
+            baseline = one_per_patch(model, layers)
+            per_patch["wall"].append((time.perf_counter() - start) / (len(layers) * n_heads))
+            per_patch["cpu"].append((time.process_time() - cpu) / (len(layers) * n_heads))
+            for b in batch_sizes:
+                start, cpu = time.perf_counter(), time.process_time()
+                sweep = patch_sweep(model, CLEAN, CORRUPT, metric, over="heads", batch_size=b)
+                sweeps["wall"][b].append(time.perf_counter() - start)
+                sweeps["cpu"][b].append(time.process_time() - cpu)
+                max_err = max(max_err, float((sweep.metric[list(layers)] - baseline).abs().max()))
+            start, cpu = time.perf_counter(), time.process_time()  # (the server runs in this process)
+            res = client.analyze("patch", **fields)
+            session["wall"].append(time.perf_counter() - start)
+            session["cpu"].append(time.process_time() - cpu)
+            got = torch.tensor(res["metric"])[list(layers)]
+            max_err = max(max_err, float((got - baseline).abs().max()))
     base_total = statistics.median(per_patch["wall"]) * n_layers * n_heads
     base_cpu = statistics.median(per_patch["cpu"]) * n_layers * n_heads
     rows = {
@@ -66,8 +80,16 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
         }
         for b in batch_sizes
     }
+    in_session = {
+        "batch": 32,
+        "seconds": statistics.median(session["wall"]),
+        "speedup": base_total / statistics.median(session["wall"]),
+        "cpu_seconds": statistics.median(session["cpu"]),
+        "cpu_speedup": base_cpu / statistics.median(session["cpu"]),
+    }
     return {
         "name": "patch_sweep",
+        "session": in_session,
         "scaling": _scaling(model, metric),
         "target": {"speedup": 5.0},
         "patches": n_layers * n_heads,
@@ -105,6 +127,11 @@ def report(result: dict[str, Any]) -> str:
         lines.append(
             f"{b:>5}  {r['seconds']:7.2f}  {r['speedup']:6.1f}x  {r['cpu_seconds']:11.2f}  {r['cpu_speedup']:15.1f}x"
         )
+    ses = result["session"]
+    lines.append(
+        f"from a server session (analyze patch, batch {ses['batch']}): {ses['seconds']:.2f} s, "
+        f"{ses['speedup']:.1f}x ({ses['cpu_speedup']:.1f}x in CPU time)"
+    )
     lines.append(
         "sweep time vs number of head patches (batch 32): "
         + ", ".join(
