@@ -186,3 +186,35 @@ def test_sessions_sending_back_to_back_keep_sharing_passes(make_pair) -> None:
             lone.submit("a", PROMPTS[0]).result(timeout=30)  # well under gather_s: a lone key never waits
     finally:
         lone.close()
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "neox"])
+def test_a_cancelled_row_leaves_the_batch_at_the_next_layer(make_pair, arch: str) -> None:
+    """Row 1 is cancelled during layer 0: from layer 1 on the pass runs the other rows only, and they (with
+    their own interventions, re-aimed at their new row numbers) get exactly what they would get alone."""
+    model, _ = make_pair(arch)
+    scheduler = Scheduler(model)
+    block = model.adapter.blocks(model.hf)[1]
+    widths: list[int] = []
+    out = block.register_forward_hook(lambda _m, _a, o: widths.append((o[0] if isinstance(o, tuple) else o).shape[0]))
+    cancel = threading.Event()
+    capture = ["hook_embed", "blocks.0.hook_resid_post", "blocks.1.hook_resid_post", "blocks.1.attn.hook_pattern"]
+    try:
+        with scheduler.together():  # (one pass: the worker cannot start before all three are queued)
+            first = scheduler.submit("a", PROMPTS[0], capture, interventions_for(1, model.cfg.d_model))
+            doomed = scheduler.submit(
+                "b", PROMPTS[1], capture, on_layer=lambda layer, _t: cancel.set() if layer == 0 else None, cancel=cancel
+            )
+            last = scheduler.submit("c", PROMPTS[3], capture, interventions_for(4, model.cfg.d_model))
+        with pytest.raises(loupe.Cancelled):
+            doomed.result(timeout=60)
+        for future, prompt, i in ((first, PROMPTS[0], 1), (last, PROMPTS[3], 4)):
+            got = future.result(timeout=60)
+            alone = model.run(prompt, capture=capture, interventions=interventions_for(i, model.cfg.d_model))
+            torch.testing.assert_close(got.logits, alone.logits, atol=1e-5, rtol=1e-5)
+            for name in capture:
+                torch.testing.assert_close(got.cache[name], alone.cache[name], atol=1e-5, rtol=1e-5)
+        assert scheduler.batches_run == 1 and widths[0] == 2  # layer 1 ran two rows, not three
+    finally:
+        out.remove()
+        scheduler.close()

@@ -49,6 +49,9 @@ class _Request:
     joined: bool = False  # runs in the same batch as the request queued before it (see `together`)
     future: Future[RunResult] = field(default_factory=Future)
 
+    def wants(self, name: str) -> bool:
+        return name in self.capture or name in self.stream
+
     @property
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -205,12 +208,12 @@ class Scheduler:
                 self._run([request])
             return
         for request, result in zip(batch, results, strict=True):
-            if request.cancelled:
+            if request.cancelled or result is None:  # (None: a row cancelled and dropped mid-pass)
                 request.future.set_exception(Cancelled("cancelled"))
             else:
                 request.future.set_result(result)
 
-    def _forward(self, batch: list[_Request]) -> list[RunResult]:
+    def _forward(self, batch: list[_Request]) -> list[RunResult | None]:
         model = self.model
         lengths = [r.tokens.shape[0] for r in batch]
         width = max(lengths)
@@ -228,7 +231,7 @@ class Scheduler:
             if all(r.cancelled for r in batch):
                 raise Cancelled("every run of the batch was cancelled")
             rows = [
-                (r, {n: self._cut(n, t, i, lengths[i]) for n, t in tensors.items() if n in r.capture or n in r.stream})
+                (r, {n: self._cut(n, t, ctx.row_of(n, i), lengths[i]) for n, t in tensors.items() if r.wants(n)})
                 for i, r in enumerate(batch)
                 if r.on_layer is not None and not r.cancelled
             ]
@@ -239,16 +242,20 @@ class Scheduler:
                     r.on_layer(layer, mine)
 
         ctx = RunPlan(capture, stream, bound).context(model, Where(0, width, len(batch)), on_layer)
+        ctx.drop = lambda: {i for i, r in enumerate(batch) if r.cancelled}  # cancelled rows stop at the next layer
         with torch.no_grad():
             logits = model.forward(ctx, tokens, mask).float()
         self.batches_run += 1
-        results = []
+        results: list[RunResult | None] = []
         for i, r in enumerate(batch):
-            n = lengths[i]
+            if i not in ctx.rows:  # dropped: cancelled
+                results.append(None)
+                continue
+            n, at = lengths[i], ctx.rows.index(i)
             ids = tokens[i : i + 1, :n]
             str_tokens = [model.decode_each(ids[0].tolist())] if model.tokenizer is not None else []
-            cache = {name: self._cut(name, ctx.cache[name], i, n) for name in r.capture}
-            results.append(RunResult(ids, mask[i : i + 1, :n], logits[i : i + 1, :n], str_tokens, cache))
+            cache = {name: self._cut(name, ctx.cache[name], ctx.row_of(name, i), n) for name in r.capture}
+            results.append(RunResult(ids, mask[i : i + 1, :n], logits[at : at + 1, :n], str_tokens, cache))
         return results
 
     def _cut(self, name: str, t: torch.Tensor, row: int, length: int) -> torch.Tensor:

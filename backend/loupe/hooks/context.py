@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -42,6 +43,9 @@ class RunContext:
         self.cancel = cancel
         self.keep_grad = keep_grad
         self.cache: dict[str, torch.Tensor] = {}
+        self.rows = list(range(where.batch))  # the original batch row of each row still running
+        self.cache_rows: dict[str, list[int]] = {}  # `rows` when each cached tensor was captured
+        self.drop: Callable[[], set[int]] | None = None  # original rows to stop at the next layer (see `shrink`)
         self.resid_pre: dict[int, torch.Tensor] = {}
         self._layer_names: dict[int | None, list[str]] = defaultdict(list)
         for name in capture:
@@ -63,7 +67,32 @@ class RunContext:
             x = b.apply(x, self.where)
         if name in self.capture:
             self.cache[name] = x if self.keep_grad or not x.requires_grad else x.detach()
+            self.cache_rows[name] = self.rows
         return x
+
+    def shrink(self) -> torch.Tensor | None:
+        """At a layer's start: the rows `drop` names leave the batch. Returns the indices (into the batch so
+        far) of the rows that go on, or None when none left; interventions are re-aimed at the new rows."""
+        gone = self.drop() if self.drop is not None else set()
+        keep = [i for i, r in enumerate(self.rows) if r not in gone]
+        if len(keep) == len(self.rows) or not keep:
+            return None
+        self.rows = [self.rows[i] for i in keep]
+        new = {r: i for i, r in enumerate(self.rows)}
+        for name, bounds in self.by_hook.items():
+            self.by_hook[name] = [
+                dataclasses.replace(b, iv=dataclasses.replace(b.iv, rows=tuple(new[r] for r in b.iv.rows if r in new)))
+                if b.iv.rows is not None
+                else b
+                for b in bounds
+                if b.iv.rows is None or any(r in new for r in b.iv.rows)
+            ]
+        self.where = dataclasses.replace(self.where, batch=len(self.rows))
+        return torch.tensor(keep)
+
+    def row_of(self, name: str, row: int) -> int:
+        """Where original batch row `row` is in the cached tensor `name`."""
+        return self.cache_rows[name].index(row)
 
     def check_cancel(self) -> None:
         if self.cancel is not None and self.cancel.is_set():

@@ -69,22 +69,41 @@ def _replace(out: Any, new: torch.Tensor) -> Any:
 def _resid_pre_hook(ctx: RunContext, layer: int) -> Any:
     name = f"blocks.{layer}.hook_resid_pre"
     mid = f"blocks.{layer}.hook_resid_mid" in ctx.wanted
+    full = ctx.where.batch
 
     def hook(_m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         ctx.check_cancel()
-        if name not in ctx.wanted and not mid:
-            return None
+        keep = ctx.shrink() if ctx.drop is not None else None
         x = args[0] if args else kwargs["hidden_states"]
+        if keep is not None:
+            x = x[keep]
+        if len(ctx.rows) < full:  # the block's other inputs still have every row: keep those still running
+            args, kwargs = _running_rows(args, kwargs, torch.tensor(ctx.rows), full)
+        elif name not in ctx.wanted and not mid:
+            return None
         new = ctx.process(name, x) if name in ctx.wanted else x
         if mid:
             ctx.resid_pre[layer] = new
-        if new is x:
-            return None
         if args:
             return (new, *args[1:]), kwargs
         return args, {**kwargs, "hidden_states": new}
 
     return hook
+
+
+def _running_rows(
+    args: tuple[Any, ...], kwargs: dict[str, Any], rows: torch.Tensor, full: int
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """`rows` of every batched input (mask, positions, rotary tables: [full, ...] tensors, alone or in tuples)."""
+
+    def cut(v: Any) -> Any:
+        if isinstance(v, torch.Tensor) and v.dim() >= 2 and v.shape[0] == full:
+            return v[rows]
+        if isinstance(v, tuple):
+            return tuple(cut(t) for t in v)
+        return v
+
+    return tuple(cut(a) for a in args), {k: cut(v) for k, v in kwargs.items()}
 
 
 def _attn_out_hook(ctx: RunContext, layer: int) -> Any:
