@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from loupe.server.jobs import new_text
 from tests.server.conftest import Server, slow_layers
 from tests.server.wire import Raw
 
@@ -48,3 +49,33 @@ async def test_generate_streams_and_cancels(server: Server) -> None:
     assert frames[-1]["type"] == "done" and frames[-1]["cancelled"] is True
     assert len([f for f in frames if f["type"] == "gen.token"]) < 38
     await c.close()
+
+
+async def test_the_end_of_sequence_token_ends_a_branch_and_is_not_sent(server: Server) -> None:
+    model, tok = server.model, server.model.tokenizer
+    want = [(s.token, s.text) for s in model.generate(PROMPT, max_new_tokens=4)]
+    assert want[2][0] not in (want[0][0], want[1][0])  # the tiny model's greedy walk, so the third token is new
+    old = tok.eos_token
+    tok.eos_token = tok.convert_ids_to_tokens(want[2][0])  # that token now ends the text (as <|im_end|> does)
+    try:
+        c = await Raw.connect(server.url)
+        frames = await c.request(
+            {"type": "generate", "id": "g", "prompt": PROMPT, "max_new_tokens": 4, "compare": True}, streaming=True
+        )
+    finally:
+        tok.eos_token = old
+    sent = [(f["branch"], f["token"]) for f in frames if f["type"] == "gen.token"]
+    assert sent == [(b, t) for t, _ in want[:2] for b in ("steered", "baseline")]
+    text = want[0][1] + want[1][1]
+    assert frames[-1]["text"] == {"steered": text, "baseline": text} and frames[-1]["cancelled"] is False
+    await c.close()
+
+
+def test_generated_text_holds_back_a_character_until_its_last_byte_token(server: Server) -> None:
+    model = server.model
+    ids = model.tokenizer.encode("☕ hot", add_special_tokens=False)
+    assert model.decode_each(ids)[:3] == ["\ufffd"] * 3  # the cup is three byte-level tokens
+    texts: list[str] = []
+    for n in range(1, len(ids) + 1):
+        texts.append(new_text(model, ids[:n], "".join(texts)))
+    assert texts == ["", "", "☕", " hot"]

@@ -187,23 +187,28 @@ def generate_job(ctx: JobContext) -> Commit:
         cancel=ctx.cancel,
     )
     texts = ["" for _ in branches]
+    ids: list[list[int]] = [[] for _ in branches]
     stopped = [False for _ in branches]
     for step in steps:
         for row, branch in enumerate(branches):
             if stopped[row]:
                 continue
+            stopped[row] = step.finished[row]
+            if stopped[row]:  # the end-of-sequence token ends the branch; it is not text
+                continue
+            ids[row].append(step.tokens[row])
+            text = new_text(model, ids[row], texts[row])
             ctx.emit(
                 {
                     "type": "gen.token",
                     "branch": branch,
                     "index": step.index,
                     "token": step.tokens[row],
-                    "text": step.texts[row],
+                    "text": text,
                     "prob": step.probs[row],
                 }
             )
-            texts[row] += step.texts[row]
-            stopped[row] = step.finished[row]
+            texts[row] += text
         if all(stopped):
             break
     done_text = dict(zip(branches, texts, strict=True))
@@ -212,6 +217,13 @@ def generate_job(ctx: JobContext) -> Commit:
         return {"type": "done", "text": done_text}
 
     return commit
+
+
+def new_text(model: HookedModel, ids: list[int], sent: str) -> str:
+    """The text that the last of `ids` completes after `sent`: "" while it ends inside a multi-byte character
+    (a byte-level token of an emoji), then the whole character with the token that completes it."""
+    full = model.tokenizer.decode(ids)
+    return "" if full.endswith("\ufffd") else full[len(sent) :]
 
 
 def save_run_job(ctx: JobContext) -> Commit:

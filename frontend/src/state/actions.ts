@@ -8,6 +8,7 @@ import { decodeTensor } from '../api/codec';
 import type { AttentionHeadReply, DoneMsg, ErrorCode, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
 import { applyRunFrame, newRun, pickHead } from './runData';
 import { restoreSession } from './restore';
+import { tokenLabels } from './tokenText';
 import { answerRefused, get, notify, set, upsert } from './store';
 
 let client: LoupeClient | null = null;
@@ -106,7 +107,7 @@ async function startRun(): Promise<void> {
   const run = newRun(id, prompt, s.model.n_layers);
   if (prev && prev.prompt === prompt) {
     // Same prompt (an intervention changed): keep the last predictions until the new ones land.
-    Object.assign(run, { strTokens: prev.strTokens, tokenIds: prev.tokenIds, topK: prev.topK, clean: prev.clean, logitDiff: prev.logitDiff, features: prev.features });
+    Object.assign(run, { strTokens: prev.strTokens, groups: prev.groups, tokenIds: prev.tokenIds, topK: prev.topK, clean: prev.clean, logitDiff: prev.logitDiff, features: prev.features });
   }
   const samePrompt = prev?.prompt === prompt;
   const prevDetail = s.detail;
@@ -160,7 +161,7 @@ async function loadDetail(): Promise<void> {
     const r = await client.request<AttentionHeadReply>({ type: 'attention.head', layer: sel.layer, head: sel.head });
     const cur = get().selected;
     if (cur && cur.layer === r.layer && cur.head === r.head) {
-      set({ detail: { layer: r.layer, head: r.head, pattern: decodeTensor(r.pattern), strTokens: r.str_tokens } });
+      set({ detail: { layer: r.layer, head: r.head, pattern: decodeTensor(r.pattern), strTokens: tokenLabels(get().run?.prompt ?? '', r.str_tokens) } });
     }
   } catch (e) {
     report(e);
@@ -253,7 +254,7 @@ export async function generate(maxNew = 24): Promise<void> {
   if (s.gen?.running) c.cancel(s.gen.id);
   const id = c.nextId('g');
   const steeredWith = s.interventions.some((i) => i.op === 'steer' && i.enabled !== false);
-  set({ gen: { id, prompt: s.steer.genPrompt, steered: [], baseline: [], running: true, steeredWith } });
+  set({ gen: { id, prompt: s.steer.genPrompt, steered: [], baseline: [], running: true, steeredWith, max: maxNew } });
   const onFrame = (m: ServerMsg) => {
     if (m.type !== 'gen.token') return;
     const t = m as GenTokenMsg;
@@ -267,9 +268,9 @@ export async function generate(maxNew = 24): Promise<void> {
   };
   try {
     const done = await c.request<DoneMsg>({ type: 'generate', prompt: s.steer.genPrompt, max_new_tokens: maxNew, temperature: 0, compare: true }, onFrame, id);
-    set((st) => ({ gen: st.gen && st.gen.id === id ? { ...st.gen, running: false, ms: done.ms } : st.gen }));
+    set((st) => ({ gen: st.gen && st.gen.id === id ? { ...st.gen, running: false, ms: done.ms, cancelled: done.cancelled } : st.gen }));
   } catch (e) {
-    set((st) => ({ gen: st.gen && st.gen.id === id ? { ...st.gen, running: false } : st.gen }));
+    set((st) => ({ gen: st.gen && st.gen.id === id ? { ...st.gen, running: false, cancelled: true } : st.gen }));
     report(e);
   }
 }

@@ -17,7 +17,7 @@ describe('python export', () => {
         { id: 'p', op: 'patch', hook: 'blocks.3.hook_resid_post', source: 'corrupt', positions: [2] },
         { id: 'steer', op: 'steer', hook: 'blocks.8.hook_resid_post', vector: 'steer', scale: 6, positions: 'all' },
       ],
-      gen: { id: 'g1', prompt: 'I hate you because', steered: [' you', ' are'], baseline: [' I'], running: false, steeredWith: true },
+      gen: { id: 'g1', prompt: 'I hate you because', steered: [' you', ' are'], baseline: [' I'], running: false, steeredWith: true, max: 24 },
     };
     const code = pythonScript(s, 'ws://127.0.0.1:8000/ws');
     expect(code).toContain('from loupe.client import SyncClient');

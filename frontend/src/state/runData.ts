@@ -6,6 +6,7 @@ import { decodeTensor } from '../api/codec';
 import type { LogitDiff, Pred, RunLayerMsg, RunResultMsg, RunTokensMsg, ServerMsg } from '../api/wire';
 import type { LayerThumbs } from '../viz/attentionGrid';
 import { decodeRunFeatures, type TokenFeatures } from './features';
+import { groupTokens, tokenLabels, type TokenGroup } from './tokenText';
 
 /** What one layer contributes to the views. */
 export interface LayerData {
@@ -26,7 +27,10 @@ export interface RunView {
   id: string;
   prompt: string;
   nLayers: number;
+  /** One display label per token (byte-level fragments as "☕[1/3]"; see tokenText.ts). */
   strTokens: string[];
+  /** The tokens as display pieces: a character split into byte-level tokens is one piece. */
+  groups?: TokenGroup[];
   tokenIds: number[];
   layers: (LayerData | undefined)[];
   layersDone: number;
@@ -75,7 +79,10 @@ export function applyRunFrame(run: RunView, msg: ServerMsg): RunView {
   switch (msg.type) {
     case 'run.tokens': {
       const m = msg as RunTokensMsg;
-      return { ...run, strTokens: m.str_tokens, tokenIds: Array.from(decodeTensor(m.tokens).data) };
+      return {
+        ...run, strTokens: tokenLabels(run.prompt, m.str_tokens), groups: groupTokens(run.prompt, m.str_tokens),
+        tokenIds: Array.from(decodeTensor(m.tokens).data),
+      };
     }
     case 'run.layer': {
       const m = msg as RunLayerMsg;

@@ -23,6 +23,8 @@ export interface GenState {
   id: string; prompt: string; steered: string[]; baseline: string[]; running: boolean; ms?: number;
   /** Whether a steering vector was applied when this generation ran. */
   steeredWith: boolean;
+  /** The token budget asked for, and whether Stop/another generation cut it short: a finished branch with fewer tokens ended at end-of-text. */
+  max: number; cancelled?: boolean;
 }
 /** Where the steering vector comes from: contrast prompts, a token's embedding, or an MLP neuron's output weights. */
 export type SteerSource = 'prompts' | 'token' | 'neuron';

@@ -1,8 +1,14 @@
 import { useState } from 'react';
 import { generate, makeSteeringVector, putIntervention, steerIntervention } from '../state/actions';
 import { vectorFromWeights } from '../state/analysisActions';
-import { get, set, useLoupe, type SteerConfig, type SteerSource } from '../state/store';
+import { get, set, useLoupe, type GenState, type SteerConfig, type SteerSource } from '../state/store';
 import { Panel } from './Panel';
+
+/** "end of text" after a branch the model ended itself (fewer tokens than asked, not stopped). */
+function GenEnd({ gen, tokens }: { gen: GenState; tokens: number }) {
+  if (gen.running || gen.cancelled !== false || tokens >= gen.max) return null;
+  return <span className="gen-end" data-testid="gen-end" title="the model produced its end-of-text token here">end of text</span>;
+}
 
 /** Props of the steering demo. */
 export interface SteeringPanelProps {
@@ -114,7 +120,7 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
           <div className="gen-col" data-testid="gen-steered" data-tokens={gen?.steered.length ?? 0}>
             <div className="gen-title" data-testid="gen-steered-title">{gen ? steerTitle(gen.steeredWith, enabled) : 'steered'}</div>
             {gen ? (
-              <p><span className="gen-prompt">{gen.prompt}</span>{gen.steered.join('')}{gen.running && <span className="caret" />}</p>
+              <p><span className="gen-prompt">{gen.prompt}</span>{gen.steered.join('')}{gen.running && <span className="caret" />}<GenEnd gen={gen} tokens={gen.steered.length} /></p>
             ) : (
               <p className="muted">press generate: the same prompt with the session’s interventions…</p>
             )}
@@ -122,7 +128,7 @@ export function SteeringPanel({ maxNewTokens = 24 }: SteeringPanelProps) {
           <div className="gen-col" data-testid="gen-baseline" data-tokens={gen?.baseline.length ?? 0}>
             <div className="gen-title">baseline</div>
             {gen ? (
-              <p><span className="gen-prompt">{gen.prompt}</span>{gen.baseline.join('')}{gen.running && <span className="caret" />}</p>
+              <p><span className="gen-prompt">{gen.prompt}</span>{gen.baseline.join('')}{gen.running && <span className="caret" />}<GenEnd gen={gen} tokens={gen.baseline.length} /></p>
             ) : (
               <p className="muted">…and without them, side by side, streaming.</p>
             )}
