@@ -10,7 +10,7 @@ tokens, composition scores, the word-token subset of QK/OV tables) are cached pe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 
@@ -31,28 +31,35 @@ from loupe.errors import LoupeError
 from loupe.server.analyses_base import SessionModel, cached
 from loupe.server.jobs import Commit, JobContext, enc, prompt_tokens
 from loupe.server.state import SessionState
+from loupe.wire import AnalyzeKind, AnalyzeRequest
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
 
 
+V = TypeVar("V")
+
 def _model(ctx: JobContext, interventions: bool | None = None) -> HookedModel:
     """The model as the analysis sees it: with the session's interventions unless the request (or the kind)
     says otherwise, stopping when the job is cancelled."""
-    use = ctx.request["interventions"] if interventions is None else interventions
+    use = _args(ctx)["interventions"] if interventions is None else interventions
     return cast("HookedModel", SessionModel(ctx, use))
 
 
-def _need(ctx: JobContext, name: str) -> Any:
-    value = ctx.request[name]
+def _args(ctx: JobContext) -> AnalyzeRequest:
+    return ctx.request.args(AnalyzeRequest)
+
+
+def _need(ctx: JobContext, name: str, value: V | None) -> V:
+    """`value`, the request's field `name`, which the kind requires."""
     if value is None:
-        raise LoupeError("bad_message", f"analyze.{name}: required for kind {ctx.request['kind']!r}")
+        raise LoupeError("bad_message", f"analyze.{name}: required for kind {_args(ctx)['kind']!r}")
     return value
 
 
 def _prompt(ctx: JobContext) -> torch.Tensor:
     """The request's prompt (or tokens) as ids [1, pos]; without one, the session's last run."""
-    req = ctx.request
+    req = _args(ctx)
     if req["prompt"] is None and req["tokens"] is None:
         if ctx.last_run is None:
             raise LoupeError("not_found", "analyze: no prompt given and the session has no run yet")
@@ -61,7 +68,7 @@ def _prompt(ctx: JobContext) -> torch.Tensor:
 
 
 def _position(ctx: JobContext, n_pos: int) -> int:
-    p = ctx.request["position"]
+    p = _args(ctx)["position"]
     if not -n_pos <= p < n_pos:
         raise LoupeError("bad_message", f"analyze.position: expected -{n_pos}..{n_pos - 1} for a {n_pos}-token prompt")
     return p % n_pos
@@ -69,7 +76,8 @@ def _position(ctx: JobContext, n_pos: int) -> int:
 
 def _layer_head(ctx: JobContext) -> tuple[int, int]:
     cfg = ctx.host.model.cfg
-    layer, head = _need(ctx, "layer"), _need(ctx, "head")
+    req = _args(ctx)
+    layer, head = _need(ctx, "layer", req["layer"]), _need(ctx, "head", req["head"])
     if layer >= cfg.n_layers or head >= cfg.n_heads:
         raise LoupeError(
             "bad_message", f"analyze: no head L{layer}H{head} ({cfg.n_layers} layers x {cfg.n_heads} heads)"
@@ -82,7 +90,7 @@ def _top(labels: list[tuple[str, float]]) -> list[dict[str, Any]]:
 
 
 def lens_kind(ctx: JobContext) -> dict[str, Any]:
-    model, req = ctx.host.model, ctx.request
+    model, req = ctx.host.model, _args(ctx)
     k = req["k"] or 5
     if k > ctx.host.limits.max_top_k:
         raise LoupeError("bad_message", f"analyze.k: expected an integer in 1..{ctx.host.limits.max_top_k}, got {k}")
@@ -121,10 +129,10 @@ def lens_kind(ctx: JobContext) -> dict[str, Any]:
 
 
 def dla_kind(ctx: JobContext) -> dict[str, Any]:
-    model, req = ctx.host.model, ctx.request
+    model, req = ctx.host.model, _args(ctx)
     tokens = _prompt(ctx)
     pos = _position(ctx, tokens.shape[1])
-    a = token_id(model, _need(ctx, "answer"), "analyze.answer")
+    a = token_id(model, _need(ctx, "answer", req["answer"]), "analyze.answer")
     w = token_id(model, req["wrong"], "analyze.wrong") if req["wrong"] is not None else None
     d = direct_logit_attribution(_model(ctx), tokens, a, w, position=pos)
     out = {k: v for k, v in d.to_dict().items() if k not in ("answer", "wrong")}
@@ -133,33 +141,33 @@ def dla_kind(ctx: JobContext) -> dict[str, Any]:
 
 
 def _patch_setup(ctx: JobContext) -> tuple[HookedModel, torch.Tensor, torch.Tensor, Any]:
-    model = ctx.host.model
+    model, req = ctx.host.model, _args(ctx)
     clean = _prompt(ctx)
-    corrupt = prompt_tokens(ctx, _need(ctx, "corrupt"), None)
+    corrupt = prompt_tokens(ctx, _need(ctx, "corrupt", req["corrupt"]), None)
     if corrupt.shape != clean.shape:
         raise LoupeError(
             "bad_message",
             f"analyze.corrupt: has {corrupt.shape[1]} tokens, the clean prompt {clean.shape[1]}; they must match "
             "(swap words that are one token each)",
         )
-    a = token_id(model, _need(ctx, "answer"), "analyze.answer")
-    w = token_id(model, _need(ctx, "wrong"), "analyze.wrong")
+    a = token_id(model, _need(ctx, "answer", req["answer"]), "analyze.answer")
+    w = token_id(model, _need(ctx, "wrong", req["wrong"]), "analyze.wrong")
     return _model(ctx), clean, corrupt, logit_diff(model, a, w)
 
 
 def _patch_result(ctx: JobContext, res: PatchResult, clean: torch.Tensor) -> dict[str, Any]:
-    out = {k: enc(v, ctx.request["dtype"]) if isinstance(v, torch.Tensor) else v for k, v in res.to_dict().items()}
+    out = {k: enc(v, _args(ctx)["dtype"]) if isinstance(v, torch.Tensor) else v for k, v in res.to_dict().items()}
     out.update(top=_top(res.top(10)), str_tokens=ctx.host.model.decode_each(clean[0].tolist()))
     return out
 
 
 def _rows_per_piece(ctx: JobContext, clean: torch.Tensor) -> int:
     """`batch_size`, cut so that one forward pass holds at most `max_batch_tokens` tokens (at least one row)."""
-    return max(1, min(ctx.request["batch_size"], ctx.host.limits.max_batch_tokens // clean.shape[1]))
+    return max(1, min(_args(ctx)["batch_size"], ctx.host.limits.max_batch_tokens // clean.shape[1]))
 
 
 def patch_kind(ctx: JobContext) -> dict[str, Any]:
-    req = ctx.request
+    req = _args(ctx)
     m, clean, corrupt, metric = _patch_setup(ctx)
     n_rows = ctx.host.model.cfg.n_layers
 
@@ -173,7 +181,7 @@ def patch_kind(ctx: JobContext) -> dict[str, Any]:
 
 
 def attribution_kind(ctx: JobContext) -> dict[str, Any]:
-    req = ctx.request
+    req = _args(ctx)
     m, clean, corrupt, metric = _patch_setup(ctx)
     return _patch_result(ctx, attribution_patching(m, clean, corrupt, metric, req["over"], req["direction"]), clean)
 
@@ -188,7 +196,7 @@ def head_scores_kind(ctx: JobContext) -> dict[str, Any]:
         return all_head_scores(_model(ctx, interventions=False), on_row=on_row)
 
     scores, hit = cached(ctx.host.model, "head_scores", compute)
-    dt = ctx.request["dtype"]
+    dt = _args(ctx)["dtype"]
     first = next(iter(scores.values()))
     return {
         "scores": {k: enc(v.scores, dt) for k, v in scores.items()},
@@ -209,7 +217,7 @@ def _pairs(model: HookedModel, pairs: Any, dt: str) -> dict[str, Any]:
 
 
 def qk_ov_kind(ctx: JobContext) -> dict[str, Any]:
-    model, req = ctx.host.model, ctx.request
+    model, req = ctx.host.model, _args(ctx)
     layer, head = _layer_head(ctx)
     k = req["k"] or 10
     if k > ctx.host.limits.max_top_k:
@@ -230,13 +238,13 @@ def qk_ov_kind(ctx: JobContext) -> dict[str, Any]:
 
 def composition_kind(ctx: JobContext) -> dict[str, Any]:
     comp, hit = cached(ctx.host.model, "composition", lambda: composition_scores(ctx.host.model))
-    out: dict[str, Any] = {k: enc(getattr(comp, k), ctx.request["dtype"]) for k in ("q", "k", "v")}
+    out: dict[str, Any] = {k: enc(getattr(comp, k), _args(ctx)["dtype"]) for k in ("q", "k", "v")}
     out["top"] = {k: [{"src": a, "dst": b, "value": s} for a, b, s in comp.top(k, 10)] for k in ("q", "k", "v")}
     out["cached"] = hit
     return out
 
 
-RUNNERS: dict[str, Callable[[JobContext], dict[str, Any]]] = {
+RUNNERS: dict[AnalyzeKind, Callable[[JobContext], dict[str, Any]]] = {
     "logit_lens": lens_kind,
     "dla": dla_kind,
     "patch": patch_kind,
@@ -248,7 +256,7 @@ RUNNERS: dict[str, Callable[[JobContext], dict[str, Any]]] = {
 
 
 def analyze_job(ctx: JobContext) -> Commit:
-    kind = ctx.request["kind"]
+    kind = _args(ctx)["kind"]
     result = {"type": "analyze.result", "kind": kind, **RUNNERS[kind](ctx)}
 
     def commit(state: SessionState) -> dict[str, Any]:

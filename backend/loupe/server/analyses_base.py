@@ -14,6 +14,7 @@ from loupe.engine.plan import PassParts
 from loupe.errors import Cancelled, LoupeError
 from loupe.server.jobs import Commit, JobContext, enc
 from loupe.server.state import SessionState
+from loupe.wire import VectorsFromNeuronRequest, VectorsFromTokenRequest
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -66,13 +67,16 @@ class SessionModel:
 
 def vector_job(ctx: JobContext) -> Commit:
     """`vectors.from_token` (a token's embedding row) and `vectors.from_neuron` (an MLP neuron's output row)."""
-    model, req = ctx.host.model, ctx.request
-    if req.type == "vectors.from_token":
+    model = ctx.host.model
+    req: VectorsFromTokenRequest | VectorsFromNeuronRequest
+    if ctx.request.type == "vectors.from_token":
+        req = ctx.request.args(VectorsFromTokenRequest)
         vector = embedding_vector(
             model, token_id(model, req["token"], "vectors.from_token.token"), normalize=req["normalize"]
         )
         origin = "token"
     else:
+        req = ctx.request.args(VectorsFromNeuronRequest)
         layer, index = req["layer"], req["index"]
         if layer >= model.cfg.n_layers or index >= model.cfg.d_mlp:
             raise LoupeError(

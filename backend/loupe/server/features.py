@@ -12,6 +12,7 @@ from loupe.features import search
 from loupe.features.info import check_index, feature_info, feature_label
 from loupe.server.jobs import Commit, JobContext, enc, prompt_tokens
 from loupe.server.state import SessionState
+from loupe.wire import FeaturesContrastRequest, FeaturesInfoRequest, FeaturesSearchRequest
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -51,7 +52,7 @@ def layer_part(sae: SAE, x: torch.Tensor, k: int) -> dict[str, Any]:
 
 
 def info_job(ctx: JobContext) -> Commit:
-    model, req = ctx.host.model, ctx.request
+    model, req = ctx.host.model, ctx.request.args(FeaturesInfoRequest)
     sae = sae_of(model, req["sae"], "features.info")
     check_index(sae, req["index"])
     frame = {"type": "features.info", "sae": sae.id, "index": req["index"]}
@@ -60,14 +61,14 @@ def info_job(ctx: JobContext) -> Commit:
 
 
 def search_job(ctx: JobContext) -> Commit:
-    model, req = ctx.host.model, ctx.request
-    sae, by, k = sae_of(model, req["sae"], "features.search"), req["by"], req["k"]
-    if by in ("token", "text") and not req["query"]:
+    model, req = ctx.host.model, ctx.request.args(FeaturesSearchRequest)
+    sae, by, k, query = sae_of(model, req["sae"], "features.search"), req["by"], req["k"], req["query"] or ""
+    if by in ("token", "text") and not query:
         raise LoupeError("bad_message", f"features.search.query: required for by {by!r}")
     if by == "token":
-        hits = search.by_token(model, sae, req["query"], k)
+        hits = search.by_token(model, sae, query, k)
     elif by == "text":
-        hits = search.by_text(model, sae.dashboard, sae, req["query"], k)
+        hits = search.by_text(model, sae.dashboard, sae, query, k)
     else:
         if req["positions"] is None:
             raise LoupeError("bad_message", "features.search.positions: required for by 'span'")
@@ -83,7 +84,7 @@ def search_job(ctx: JobContext) -> Commit:
 
 
 def contrast_job(ctx: JobContext) -> Commit:
-    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request
+    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request.args(FeaturesContrastRequest)
     sae = sae_of(model, req["sae"], "features.contrast")
     for side in ("a", "b"):
         if len(req[side]) > lim.max_contrast_prompts:

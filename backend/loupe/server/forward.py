@@ -13,10 +13,11 @@ from loupe.server.features import layer_part, sae_of
 from loupe.server.jobs import Commit, JobContext, capture_bytes, enc, preds, prompt_tokens
 from loupe.server.state import LastRun, SessionState
 from loupe.server.summaries import PARTS, LensSlot, layer_summary, needed_hooks
+from loupe.wire import AttentionHeadRequest, RunRequest
 
 
 def run_job(ctx: JobContext) -> Commit:
-    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request
+    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request.args(RunRequest)
     if req["top_k"] > lim.max_top_k:
         raise LoupeError("bad_message", f"run.top_k: expected an integer in 1..{lim.max_top_k}, got {req['top_k']}")
     if (req["answer"] is None) != (req["wrong"] is None):
@@ -28,7 +29,7 @@ def run_job(ctx: JobContext) -> Commit:
     if size > lim.max_capture_bytes:
         raise LoupeError("too_large", f"the capture needs {size} bytes; the limit is {lim.max_capture_bytes}")
     answer = None
-    if req["answer"] is not None:
+    if req["answer"] is not None and req["wrong"] is not None:
         answer = (token_id(model, req["answer"], "run.answer"), token_id(model, req["wrong"], "run.wrong"))
     parts = PARTS if req["summaries"] is True else tuple(req["summaries"] or ())
     feats = req["features"]
@@ -55,7 +56,7 @@ def run_job(ctx: JobContext) -> Commit:
         if parts:
             summary = layer_summary(lens, parts, tensors, layer, slot)
             frame["summary"] = {k: _summary_value(v, dtype) for k, v in summary.items()}
-        if sae is not None and layer == sae.layer:
+        if sae is not None and feats is not None and layer == sae.layer:
             frame["features"] = layer_part(sae, tensors[sae.hook][0], feats["k"])
         if keep:
             kept.append(tensors[f"blocks.{layer}.attn.hook_pattern"][0].to(torch.float16))
@@ -105,7 +106,7 @@ def _summary_value(v: Any, dtype: str) -> Any:
 
 
 def attention_head_job(ctx: JobContext) -> Commit:
-    model, req, last = ctx.host.model, ctx.request, ctx.last_run
+    model, req, last = ctx.host.model, ctx.request.args(AttentionHeadRequest), ctx.last_run
     if last is None:
         raise LoupeError("not_found", "attention.head: this session has no run yet; send a run first")
     layer, head = req["layer"], req["head"]

@@ -32,6 +32,7 @@ from loupe.server.limits import Limits
 from loupe.server.protocol import Request
 from loupe.server.state import LastRun, SessionState, Snapshot
 from loupe.server.summaries import BatchLens, LensSlot
+from loupe.wire import GenerateRequest, RunsSaveRequest, VectorsFromPromptsRequest
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
@@ -170,7 +171,7 @@ def preds(model: HookedModel, logits: torch.Tensor, k: int) -> list[dict[str, An
 
 def generate_job(ctx: JobContext) -> Commit:
     """Stream gen.token frames; with `compare`, row 1 of the same batch is the baseline (no interventions)."""
-    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request
+    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request.args(GenerateRequest)
     if req["max_new_tokens"] > lim.max_new_tokens:
         raise LoupeError("too_long", f"generate.max_new_tokens: the limit is {lim.max_new_tokens}")
     prompt_tokens(ctx, req["prompt"], None)  # checks the length
@@ -228,7 +229,7 @@ def new_text(model: HookedModel, ids: list[int], sent: str) -> str:
 
 def save_run_job(ctx: JobContext) -> Commit:
     """Run a prompt clean and keep it as a patch source (the engine captures what patches need, lazily)."""
-    req = ctx.request
+    req = ctx.request.args(RunsSaveRequest)
     tokens = prompt_tokens(ctx, req["prompt"], req["tokens"])
     result = ctx.host.model.run(tokens, cancel=ctx.cancel)
 
@@ -241,7 +242,7 @@ def save_run_job(ctx: JobContext) -> Commit:
 
 def vectors_job(ctx: JobContext) -> Commit:
     """`vectors.from_prompts`: the request checked against the limits, then `loupe.analysis.steering_vector`."""
-    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request
+    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request.args(VectorsFromPromptsRequest)
     if req["layer"] >= model.cfg.n_layers:
         raise LoupeError("bad_message", f"vectors.from_prompts.layer: expected < {model.cfg.n_layers}")
     hook = req["hook"] or f"blocks.{req['layer']}.hook_resid_post"

@@ -7,9 +7,10 @@ protocol error code and a message naming the field and what was expected.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from loupe.wire import ANALYZE_KINDS, PROTOCOL_VERSION
 SUPPORTED_PROTOCOLS = (PROTOCOL_VERSION,)
 
 REQUIRED = object()
+T = TypeVar("T")
 
 
 class Check:
@@ -259,8 +261,12 @@ class Request:
     id: str | int | None
     fields: dict[str, Any] = field(default_factory=dict)
 
-    def __getitem__(self, key: str) -> Any:
-        return self.fields[key]
+    def args(self, kind: builtins.type[T]) -> T:  # `type` is the field above
+        """The fields as this request's generated type (`loupe.wire.RunRequest` for `run`, ...).
+
+        The parser fills every field of SPECS, and tests/proto/test_generated.py checks that SPECS and the
+        generated types have the same fields, required ones and defaults."""
+        return cast(T, self.fields)
 
 
 def peek_id(message: dict[str, Any]) -> str | int | None:

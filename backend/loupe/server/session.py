@@ -34,7 +34,19 @@ from loupe.server.link import Link
 from loupe.server.protocol import Request
 from loupe.server.state import SessionState
 from loupe.version import __version__
-from loupe.wire import ENDS_WITH_DONE, PROTOCOL_VERSION
+from loupe.wire import (
+    ENDS_WITH_DONE,
+    PROTOCOL_VERSION,
+    CancelRequest,
+    HelloRequest,
+    InterventionsAddRequest,
+    InterventionsRemoveRequest,
+    InterventionsSetRequest,
+    PingRequest,
+    RunsRemoveRequest,
+    VectorsRemoveRequest,
+    VectorsSaveRequest,
+)
 
 log = logging.getLogger("loupe.server")
 
@@ -80,18 +92,28 @@ class Session:
         self._unpack_limits = host.limits.unpack()
         self._handlers: dict[str, Callable[[Request], dict[str, Any] | None]] = {
             "hello": self.on_hello,
-            "ping": lambda r: {"type": "pong", "t": r["t"]},
+            "ping": lambda r: {"type": "pong", "t": r.args(PingRequest)["t"]},
             "cancel": self.on_cancel,
-            "interventions.set": lambda r: self._interventions(self.state.set_interventions, r["items"]),
-            "interventions.add": lambda r: self._interventions(self.state.add_intervention, r["item"]),
-            "interventions.remove": lambda r: self._interventions(self.state.remove_interventions, r["ids"]),
+            "interventions.set": lambda r: self._interventions(
+                self.state.set_interventions, r.args(InterventionsSetRequest)["items"]
+            ),
+            "interventions.add": lambda r: self._interventions(
+                self.state.add_intervention, r.args(InterventionsAddRequest)["item"]
+            ),
+            "interventions.remove": lambda r: self._interventions(
+                self.state.remove_interventions, r.args(InterventionsRemoveRequest)["ids"]
+            ),
             "interventions.clear": lambda r: self._interventions(self.state.set_interventions, []),
             "interventions.list": lambda r: {"type": "interventions", "items": self.state.interventions},
             "runs.list": lambda r: {"type": "runs", "items": self.state.runs_items()},
-            "runs.remove": lambda r: self._stores("runs", self.state.remove, "runs", r["names"]),
-            "vectors.save": lambda r: self._stores("vectors", self.state.save_vector, r["name"], r["vector"], "upload"),
+            "runs.remove": lambda r: self._stores(
+                "runs", self.state.remove, "runs", r.args(RunsRemoveRequest)["names"]
+            ),
+            "vectors.save": lambda r: self._save_vector(r.args(VectorsSaveRequest)),
             "vectors.list": lambda r: {"type": "vectors", "items": self.state.vectors_items()},
-            "vectors.remove": lambda r: self._stores("vectors", self.state.remove, "vectors", r["names"]),
+            "vectors.remove": lambda r: self._stores(
+                "vectors", self.state.remove, "vectors", r.args(VectorsRemoveRequest)["names"]
+            ),
             "features.list": lambda r: list_reply(host.model),
         }
 
@@ -190,12 +212,13 @@ class Session:
     def on_hello(self, req: Request) -> dict[str, Any] | None:
         if self.conn is ConnState.READY:
             raise LoupeError("bad_message", "hello: this session is already welcomed")
-        if req["protocol"] not in protocol.SUPPORTED_PROTOCOLS:
+        hello = req.args(HelloRequest)
+        if hello["protocol"] not in protocol.SUPPORTED_PROTOCOLS:
             raise LoupeError(
                 "unsupported_protocol",
-                f"hello.protocol: expected one of {list(protocol.SUPPORTED_PROTOCOLS)}, got {req['protocol']}",
+                f"hello.protocol: expected one of {list(protocol.SUPPORTED_PROTOCOLS)}, got {hello['protocol']}",
             )
-        if self.token is not None and not token_matches(req["token"], self.token):
+        if self.token is not None and not token_matches(hello["token"], self.token):
             self.send_error(req.id, LoupeError("unauthorized", "hello.token: missing or wrong token"))
             self.close(4401, "unauthorized")
             return None
@@ -209,6 +232,9 @@ class Session:
             "limits": self.host.limits.public(),
         }
         return welcome if self.replica is None else {**welcome, "replica": self.replica}
+
+    def _save_vector(self, req: VectorsSaveRequest) -> dict[str, Any]:
+        return self._stores("vectors", self.state.save_vector, req["name"], req["vector"], "upload")
 
     def _interventions(self, change: Callable[..., None], arg: Any) -> dict[str, Any]:
         change(arg)
@@ -234,7 +260,7 @@ class Session:
         self._wake.set()
 
     def on_cancel(self, req: Request) -> dict[str, Any]:
-        target = req["target"]
+        target = req.args(CancelRequest)["target"]
         if target is not None and target not in self.jobs:
             raise LoupeError("not_found", f"cancel.target: no queued or running job with id {target!r}")
         targets = [target] if target is not None else list(self.jobs)
