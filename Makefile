@@ -45,7 +45,7 @@ wire-types:
 	python3 proto/gen_types.py
 
 lint: venv
-	$(VENV)/bin/ruff check backend tests bench examples
+	$(VENV)/bin/ruff check backend tests examples
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects nothing: that is a failure here too, reported plainly.

@@ -172,22 +172,22 @@ Subcommand = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable
 
 def bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="fewer repeats and lengths (under 3 minutes)")
-    p.add_argument("--json", default=None, help="result file (default bench/results/latest.json; a PNG beside it)")
+    p.add_argument(
+        "--json",
+        default=None,
+        help="result file (default: bench/results/latest.json of the checkout, else ./bench-results/; a PNG beside it)",
+    )
     p.add_argument("--only", nargs="*", default=None, help="run only these entries")
+    p.add_argument("--model", default=None, help="HF name or local path (default: the embedded SmolLM2-135M)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
 
 
 def bench_main(args: argparse.Namespace) -> int:
-    """Run bench/run.py of this checkout (the benchmarks live beside the package, not inside it)."""
-    from pathlib import Path
+    """Run the benchmarks of `loupe.bench` (installed with the package)."""
+    from loupe.bench.run import main as bench
 
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "bench" / "run.py").exists():
-        print("loupe bench: needs a source checkout (bench/ beside backend/)", file=sys.stderr)
-        return 1
-    sys.path.insert(0, str(root))
-    from bench.run import main as bench
-
-    argv = (["--quick"] if args.quick else []) + (["--json", args.json] if args.json else [])
+    given = {"--json": args.json, "--model": args.model, "--device": args.device if args.device != "cpu" else None}
+    argv = (["--quick"] if args.quick else []) + [x for k, v in given.items() if v for x in (k, v)]
     return bench(argv + (["--only", *args.only] if args.only else []))
 
 

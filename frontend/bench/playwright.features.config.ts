@@ -2,7 +2,7 @@ import { defineConfig } from '@playwright/test';
 
 /**
  * Feature-card benchmark (bench/featurecard.bench.ts) in headless Chromium against a running
- * Loupe server with an SAE: `LOUPE_BENCH_URL=http://127.0.0.1:PORT` (bench/feature_card.py starts one).
+ * Loupe server with an SAE: `LOUPE_BENCH_URL=http://127.0.0.1:PORT` (loupe.bench.feature_card starts one).
  */
 export default defineConfig({
   testDir: '.',

@@ -23,7 +23,7 @@ import ray
 import websockets
 
 import loupe
-from bench.common import machine
+from loupe.bench.common import machine
 from loupe.scale.run import deployed, start_ray
 from loupe.scale.spec import ScaleSpec
 

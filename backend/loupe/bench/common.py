@@ -1,4 +1,5 @@
-"""Shared helpers for the benchmarks: interleaved timing, prompts of a given length, machine facts."""
+"""Shared helpers for the benchmarks: interleaved timing, prompts of a given length, machine facts, and where
+the source checkout and the results are."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 import loupe
+
+# The source checkout this package runs from (backend/loupe/bench/ in it), if it does: the browser benchmarks
+# need its frontend/, sae_quality its data/corpus/. An installed package has none and those entries skip.
+CHECKOUT = Path(__file__).resolve().parents[3]
+# Results: the checkout's bench/results/ when there is one, else bench-results/ in the current directory.
+RESULTS = CHECKOUT / "bench" / "results" if (CHECKOUT / "bench" / "results").is_dir() else Path("bench-results")
 
 
 def machine() -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Run every benchmark in one process and write one JSON file plus a PNG of the headline ratios.
 
-.venv/bin/loupe bench [--quick] [--json FILE] [--only NAME ...]     (or: make bench)
+.venv/bin/loupe bench [--quick] [--json FILE] [--only NAME ...] [--model M --device D]     (or: make bench)
+
+The benchmarks are part of the installed package: an operator can run them on a server's own machine and model.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any
 import orjson
 
 import loupe
-from bench.common import machine
-from bench.headline import headlines
-from bench.plot import plot
+from loupe.bench.common import RESULTS, machine
+from loupe.bench.headline import headlines
+from loupe.bench.plot import plot
 
 ENTRIES = (
     "capture_overhead",
@@ -32,7 +34,6 @@ ENTRIES = (
     "sae_quality",
     "feature_card",
 )
-RESULTS = Path(__file__).parent / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,13 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and lengths (under 3 minutes)")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where to write the results")
     parser.add_argument("--only", nargs="*", choices=ENTRIES, help="run only these entries")
+    parser.add_argument("--model", default=None, help="HF name or local path (default: the embedded SmolLM2-135M)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
     args = parser.parse_args(argv)
-    model = loupe.load()
+    model = loupe.load(args.model, device=args.device)
     started = time.time()
     entries: dict[str, Any] = {}
     for name in args.only or ENTRIES:
         try:
-            module = importlib.import_module(f"bench.{name}")
+            module = importlib.import_module(f"loupe.bench.{name}")
         except ImportError as exc:
             print(f"[{name}] skipped: {exc}", file=sys.stderr)
             continue
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {name} ({result['wall_s']} s)\n{report(result) if report else ''}", flush=True)
     lines = headlines(entries)
     out = {
-        "command": "loupe bench" + (" --quick" if args.quick else ""),
+        "command": " ".join(["loupe bench", *(argv if argv is not None else sys.argv[1:])]),
         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
         "machine": {**machine(), "platform": platform.platform()},
         "model": model.cfg.name,
@@ -67,12 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_bytes(orjson.dumps(out, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-    plot(lines, args.json.with_suffix(".png"))
+    png = args.json.with_suffix(".png")
+    drawn = plot(lines, png)
     print("\n== headline")
     for h in lines:
         mark = "ok " if h["met"] else "MISS"
         print(f"{mark} {h['name']}: {h['value']} (target {'<=' if h['better'] == 'lower' else '>='} {h['target']})")
-    print(f"\nwrote {args.json} and {args.json.with_suffix('.png')}")
+    print(f"\nwrote {args.json}" + (f" and {png}" if drawn else " (no PNG: matplotlib is not installed)"))
     return 0
 
 

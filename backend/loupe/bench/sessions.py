@@ -1,7 +1,7 @@
 """Many sessions on one server: 8 concurrent sessions, each sending runs one after another with its own
 interventions, against the same runs sent one at a time; plus per-run latency under that load.
 
-    .venv/bin/python -m bench.sessions [--quick] [--sessions 8] [--runs N] [--model NAME]
+    .venv/bin/python -m loupe.bench.sessions [--quick] [--sessions 8] [--runs N] [--model NAME]
 
 Target (DESIGN.md): 8 concurrent sessions >= 3x the throughput of running the same runs serially.
 Everything goes through a real server on a loopback port (WebSocket + msgpack), measured at the client
@@ -25,7 +25,7 @@ import msgpack
 import numpy as np
 
 import loupe
-from bench.common import machine, tokens_of_length
+from loupe.bench.common import machine, tokens_of_length
 from loupe.server.background import serving
 
 VARIANTS: dict[str, Any] = {"default": True, "no_lens": ["resid_norm", "attn"], "no_summaries": False}

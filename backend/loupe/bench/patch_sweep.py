@@ -1,7 +1,7 @@
 """Head-patching sweep: batched rows (many patches per forward pass) vs one forward pass per patch, on the
 bare model and from a server session (`analyze {kind: "patch"}` over a loopback socket, batch 32).
 
-Run: .venv/bin/python -m bench.patch_sweep   (a few minutes on 2 CPU cores)
+Run: .venv/bin/python -m loupe.bench.patch_sweep   (a few minutes on 2 CPU cores)
 The baseline is timed on a few layers per round (its cost per patch does not depend on the layer) and
 interleaved with full batched sweeps, so load from other processes hits both alike; CPU time (of this
 process, all threads) is reported too, as it is less disturbed by other processes than wall time.
@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 import loupe
-from bench.common import machine
 from loupe.analysis import Target, logit_diff, patch_sweep
+from loupe.bench.common import machine
 from loupe.client import SyncClient
 from loupe.server.background import serving
 

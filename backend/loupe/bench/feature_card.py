@@ -1,6 +1,6 @@
 """Feature card open time: `features.info` over a real server, and click-to-painted-card in Chromium.
 
-    .venv/bin/python -m bench.feature_card [--cards N]        (also `loupe bench --only feature_card`)
+    .venv/bin/python -m loupe.bench.feature_card [--cards N]        (also `loupe bench --only feature_card`)
 
 Target (issue 12): opening a feature card takes <= 300 ms on this machine; the dashboard data is precomputed.
 Two numbers, both against a server on a loopback port with the shipped SAE attached:
@@ -26,14 +26,14 @@ from typing import Any
 import orjson
 
 import loupe
-from bench.common import machine
+from loupe.bench.common import CHECKOUT, RESULTS, machine
 from loupe.client import Client
 from loupe.errors import LoupeError
 from loupe.features.attach import SHIPPED, SHIPPED_ID, attach
 from loupe.server.background import serving
 
-FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
-RESULTS = FRONTEND / "bench" / "features.results.json"
+FRONTEND = CHECKOUT / "frontend"
+PAGE_RESULTS = FRONTEND / "bench" / "features.results.json"
 TARGET_MS = 300.0
 
 
@@ -78,7 +78,7 @@ def _browser(http_url: str, cards: int) -> dict[str, Any]:
     )
     if done.returncode != 0:
         return {"skipped": f"playwright failed: {(done.stdout + done.stderr)[-600:]}"}
-    data: dict[str, Any] = orjson.loads(RESULTS.read_bytes())
+    data: dict[str, Any] = orjson.loads(PAGE_RESULTS.read_bytes())
     return data
 
 
@@ -98,7 +98,7 @@ def run(model: loupe.HookedModel, quick: bool = False, cards: int | None = None)
     with serving(model) as url:
         info_ms = asyncio.run(_info_times(url, sae.id, indices))
         http = url.replace("ws://", "http://").removesuffix("/ws")
-        browser = {"skipped": unbuilt} if unbuilt else _browser(http, min(n, 12))
+        browser: dict[str, Any] = {"skipped": unbuilt} if unbuilt else _browser(http, min(n, 12))
     result: dict[str, Any] = {
         "name": "feature_card",
         "sae": sae.id,
@@ -143,10 +143,10 @@ def report(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=24, help="features to open")
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "feature_card.json")
+    parser.add_argument("--json", type=Path, default=RESULTS / "feature_card.json")
     args = parser.parse_args()
     model = loupe.load()
-    result = {**run(model, cards=args.cards), "machine": machine(), "command": "python -m bench.feature_card"}
+    result = {**run(model, cards=args.cards), "machine": machine(), "command": "python -m loupe.bench.feature_card"}
     print(report(result))
     args.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     print(f"wrote {args.json}")

@@ -6,13 +6,14 @@ run_with_cache and nnsight's residual saves. One process, interleaved, ratios to
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
 
 import loupe
-from bench.common import interleaved, plain_hf, tokens_of_length
-from bench.tools import other_tools
+from loupe.bench.common import interleaved, plain_hf, tokens_of_length
+from loupe.bench.tools import other_tools
 
 
 def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
@@ -28,13 +29,13 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
 
         fns: dict[str, Callable[[], object]] = {
             "hf_forward": plain,
-            "loupe_none": lambda tokens=tokens: model.run(tokens),
-            "loupe_patterns": lambda tokens=tokens: model.run(tokens, capture="blocks.*.attn.hook_pattern"),
-            "loupe_resid": lambda tokens=tokens: model.run(tokens, capture="blocks.*.hook_resid_post"),
-            "loupe_all": lambda tokens=tokens: model.run(tokens, capture="*"),
+            "loupe_none": partial(model.run, tokens),
+            "loupe_patterns": partial(model.run, tokens, capture="blocks.*.attn.hook_pattern"),
+            "loupe_resid": partial(model.run, tokens, capture="blocks.*.hook_resid_post"),
+            "loupe_all": partial(model.run, tokens, capture="*"),
         }
         for name, tool in tools.items():
-            fns[name] = lambda tool=tool, tokens=tokens: tool(tokens)
+            fns[name] = partial(tool, tokens)
         seconds = interleaved(fns, repeats=5 if quick else 15)
         base = seconds["hf_forward"]
         rows.append({"tokens": n, "seconds": seconds, "ratio": {k: v / base for k, v in seconds.items()}})

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 import loupe
-from loupe.engine.loading import embedded_checkpoint
+from loupe.engine.loading import EMBEDDED_NAME, embedded_checkpoint
 
 
 def _transformer_lens(model: loupe.HookedModel) -> Callable[[torch.Tensor], object] | None:
@@ -21,7 +21,8 @@ def _transformer_lens(model: loupe.HookedModel) -> Callable[[torch.Tensor], obje
         from transformer_lens.model_bridge import TransformerBridge
     except ImportError:
         return None
-    bridge = TransformerBridge.boot_transformers(embedded_checkpoint(), tokenizer=model.tokenizer, device="cpu")
+    source = embedded_checkpoint() if model.cfg.name == EMBEDDED_NAME else model.hf.name_or_path
+    bridge = TransformerBridge.boot_transformers(source, tokenizer=model.tokenizer, device=str(model.device))
 
     def run(tokens: torch.Tensor) -> object:
         with torch.no_grad():

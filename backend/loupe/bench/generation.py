@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 import loupe
-from bench.common import interleaved, plain_hf
+from loupe.bench.common import interleaved, plain_hf
 
 PROMPT = "The most important thing to remember about the ocean is"
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 import loupe
+from loupe.bench.common import CHECKOUT
 
-FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
+FRONTEND = CHECKOUT / "frontend"
 RESULTS = FRONTEND / "bench" / "results.json"
 
 

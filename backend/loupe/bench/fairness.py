@@ -1,6 +1,6 @@
 """Fair scheduling: a normal run's latency while another session runs a long `vectors.from_prompts`.
 
-    .venv/bin/python -m bench.fairness [--prompts 16] [--tokens 512] [--piece-tokens N] [--out FILE]
+    .venv/bin/python -m loupe.bench.fairness [--prompts 16] [--tokens 512] [--piece-tokens N] [--out FILE]
 
 Session A asks for a steering vector from `--prompts` prompts of `--tokens` tokens (half positive, half
 negative); meanwhile session B sends the web UI's default `run` of a short prompt, one after another.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import loupe
-from bench.common import machine
+from loupe.bench.common import RESULTS, machine
 from loupe.client import Client
 from loupe.engine.allocator import keep_freed_memory
 from loupe.server.background import serving
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--piece-tokens", type=int, default=None, help="override the server's piece_tokens")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--out", default="bench/results/fairness.json")
+    parser.add_argument("--out", default=str(RESULTS / "fairness.json"))
     args = parser.parse_args()
     keep_freed_memory()
     result = run(loupe.load(args.model), args.prompts, args.tokens, args.piece_tokens, args.rounds)

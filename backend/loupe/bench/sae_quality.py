@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import loupe
+from loupe.bench.common import CHECKOUT
 from loupe.features.activations import token_rows
 from loupe.features.attach import SHIPPED, SHIPPED_ID
 from loupe.features.corpus import read_texts
 from loupe.features.metrics import ce_recovered, reconstruction_stats
 from loupe.features.sae import SAE
 
-HELDOUT = Path(os.environ.get("LOUPE_CORPUS", Path(__file__).parents[1] / "data" / "corpus")) / "heldout"
+HELDOUT = Path(os.environ.get("LOUPE_CORPUS", CHECKOUT / "data" / "corpus")) / "heldout"
 SEQ_LEN = 128
 
 

@@ -1,6 +1,6 @@
 """Soak test: a mix of clients hammers one loopback server for a bounded time; errors and memory over time.
 
-    .venv/bin/python -m bench.soak [--seconds 180] [--clients 8] [--model NAME]
+    .venv/bin/python -m loupe.bench.soak [--seconds 180] [--clients 8] [--model NAME]
 
 Each client loops, picking at random (seeded): a run with its own random interventions, a steered
 generation, a run cancelled right after it is sent, a connection dropped in the middle of a run, or a

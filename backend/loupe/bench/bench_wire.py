@@ -1,6 +1,6 @@
 """Wire benchmarks: bytes per run (msgpack f16 vs the same data as JSON) and time to the first layer frame.
 
-    .venv/bin/python -m bench.bench_wire [--quick]
+    .venv/bin/python -m loupe.bench.bench_wire [--quick]
 
 Targets (DESIGN.md): msgpack f16 <= 0.3x the JSON bytes; the first run.layer frame arrives before 15% of
 the run's time (measured at the client, from sending `run` to receiving `done`, over a loopback socket);
@@ -21,7 +21,7 @@ import orjson
 import torch
 
 import loupe
-from bench.common import machine, plain_hf, tokens_of_length
+from loupe.bench.common import machine, plain_hf, tokens_of_length
 from loupe.codec import to_json, unpack
 from loupe.server.background import serving
 from loupe.server.limits import Limits

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bench.headline import Headline
+from loupe.bench.headline import Headline
 
 
-def plot(lines: list[Headline], path: Path) -> None:
-    import matplotlib
+def plot(lines: list[Headline], path: Path) -> bool:
+    """Draw the headline figures into `path`; False (and nothing drawn) without matplotlib (the dev extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -29,3 +33,4 @@ def plot(lines: list[Headline], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True

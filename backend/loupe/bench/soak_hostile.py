@@ -1,9 +1,9 @@
 """Hostile soak: normal, heavy, slow-reading and malicious sessions against one server; its RSS each minute.
 
-    .venv/bin/python -m bench.soak_hostile [--minutes 30] [--warmup 5] [--port 8150] [--model NAME]
+    .venv/bin/python -m loupe.bench.soak_hostile [--minutes 30] [--warmup 5] [--port 8150] [--model NAME]
 
 The server runs as its own process (`loupe serve` on loopback), so its RSS is the server's alone. Against
-it, at the same time: the mixed clients of bench/soak.py (runs with interventions, generation, cancels,
+it, at the same time: the mixed clients of loupe.bench.soak (runs with interventions, generation, cancels,
 dropped connections, junk frames); a session making steering vectors from 8 prompts of 256 tokens; a
 session running analyses; clients that ask for big captures and stop reading (the server must drop them
 with 1008 and free their sessions); and clients sending what an attacker would (NaN and oversized
@@ -28,7 +28,8 @@ import httpx
 import msgpack
 import websockets
 
-from bench.soak import Session, client
+from loupe.bench.common import RESULTS
+from loupe.bench.soak import Session, client
 from loupe.client import Client, ServerError
 
 FILLER = "When Mary and John went to the store, John gave a drink to Mary. " * 24
@@ -83,7 +84,8 @@ async def analyst(url: str, deadline: float, stats: dict[str, Any]) -> None:
 
 async def slow_reader(url: str, deadline: float, stats: dict[str, Any]) -> None:
     """Ask for big captures, never read; the server must drop the connection (close 1008 or abort)."""
-    big = {"type": "run", "prompt": FILLER[:1500], "capture": ["blocks.*.hook_resid_post"], "dtype": "f32"}
+    big: dict[str, Any] = {"type": "run", "prompt": FILLER[:1500], "capture": ["blocks.*.hook_resid_post"]}
+    big["dtype"] = "f32"
     big["summaries"] = False  # output volume is the point, not the CPU-heavy logit lens
     while time.monotonic() < deadline:
         ws = await websockets.connect(url, max_size=1 << 30, max_queue=1, ping_interval=None)
@@ -162,11 +164,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=5.0, help="minutes before RSS growth is counted")
-    parser.add_argument("--clients", type=int, default=4, help="mixed clients of bench/soak.py")
+    parser.add_argument("--clients", type=int, default=4, help="mixed clients of loupe.bench.soak")
     parser.add_argument("--slow-readers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8150)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--out", default="bench/results/soak_hostile.json")
+    parser.add_argument("--out", default=str(RESULTS / "soak_hostile.json"))
     args = parser.parse_args()
     cmd = [sys.executable, "-c", "from loupe.cli import main; raise SystemExit(main())", "serve"]
     cmd += ["--port", str(args.port)] + (["--model", args.model] if args.model else [])

@@ -10,12 +10,13 @@ The SAE is the one shipped for the embedded model when installed, else a random 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
 
 import loupe
-from bench.common import interleaved, tokens_of_length
+from loupe.bench.common import interleaved, tokens_of_length
 from loupe.engine.allocator import keep_freed_memory
 from loupe.features.attach import SHIPPED, SHIPPED_ID
 from loupe.features.config import SAEConfig
@@ -37,6 +38,10 @@ def bench_sae(model: loupe.HookedModel) -> SAE:
     return SAE(SAEConfig("topk", d, n, hook, k=32), weights, "random")
 
 
+def _encode_top(sae: SAE, x: torch.Tensor) -> object:
+    return sae.encode(x).topk(16, dim=-1)
+
+
 def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     sae = bench_sae(model).to(model.device)
     edit = loupe.Feature(sae=sae, index=0, mode="set", value=4.0, positions=(-1,))
@@ -44,12 +49,12 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     for n in (64,) if quick else (16, 64, 256):
         tokens = tokens_of_length(model, n)
         fns: dict[str, Callable[[], object]] = {
-            "loupe_run": lambda tokens=tokens: model.run(tokens),
-            "features": lambda tokens=tokens: model.run(tokens, features=[sae]),
-            "features_and_edit": lambda tokens=tokens: model.run(tokens, features=[sae], interventions=[edit]),
+            "loupe_run": partial(model.run, tokens),
+            "features": partial(model.run, tokens, features=[sae]),
+            "features_and_edit": partial(model.run, tokens, features=[sae], interventions=[edit]),
         }
         x = model.run(tokens, capture=[sae.hook]).cache[sae.hook]
-        fns["encode_only"] = lambda x=x: sae.encode(x).topk(16, dim=-1)  # what attaching adds to the run
+        fns["encode_only"] = partial(_encode_top, sae, x)  # what attaching adds to the run
         seconds = interleaved(fns, repeats=7 if quick else 15)
         base = seconds["loupe_run"]
         rows.append({"tokens": n, "seconds": seconds, "ratio": {k: v / base for k, v in seconds.items()}})
