@@ -36,7 +36,8 @@ def layer_of(module: str) -> int:
     best, layer = -1, -1
     for i, prefixes in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+            inside = prefix != "loupe" and module.startswith(prefix + ".")  # `loupe` is the root module alone
+            if (module == prefix or inside) and len(prefix) > best:
                 best, layer = len(prefix), i
     assert layer >= 0, f"{module} is in no layer: add it to LAYERS"
     return layer
@@ -119,6 +120,11 @@ def test_no_import_cycle_between_modules() -> None:
 )
 def test_layers_are_read_by_longest_prefix(module: str, layer: int) -> None:
     assert layer_of(module) == layer
+
+
+def test_a_new_top_level_module_must_be_placed() -> None:
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("loupe.somewhere_new")
 
 
 def test_the_graph_holds_runtime_imports_and_the_walk_finds_cycles() -> None:
