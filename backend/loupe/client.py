@@ -14,14 +14,34 @@ import itertools
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import websockets
 
 from loupe.codec import UnpackLimits, pack, unpack
 from loupe.errors import LoupeError
-from loupe.wire import ENDS_WITH_DONE, PROTOCOL_VERSION
+from loupe.wire import (
+    ENDS_WITH_DONE,
+    PROTOCOL_VERSION,
+    AnalyzeKind,
+    ContrastHit,
+    FeatureHit,
+    FeaturesInfoReply,
+    FloatDType,
+    Intervention,
+    LayerSummary,
+    LogitDiff,
+    Pred,
+    RequestId,
+    RunFeatures,
+    RunFeaturesRequest,
+    SaeInfo,
+    SavedRun,
+    SearchBy,
+    SummaryPart,
+    VectorInfo,
+)
 
 STREAMED = frozenset({"run.tokens", "run.layer", "gen.token", "analyze.row"})  # a job's frames before its reply
 MAX_FRAME = 1 << 30
@@ -38,13 +58,13 @@ class RunOutput:
 
     tokens: np.ndarray
     str_tokens: list[str]
-    summaries: list[dict[str, Any]] = field(default_factory=list)  # per layer
+    summaries: list[LayerSummary] = field(default_factory=list)  # per layer
     cache: dict[str, np.ndarray] = field(default_factory=dict)  # captured hook points, no batch dim
-    top_k: list[dict[str, Any]] = field(default_factory=list)  # intervened run: token, str, prob, logit
-    clean: list[dict[str, Any]] = field(default_factory=list)  # with the session's interventions off
+    top_k: list[Pred] = field(default_factory=list)  # intervened run: token, str, prob, logit
+    clean: list[Pred] = field(default_factory=list)  # with the session's interventions off
     intervened: bool = False
-    logit_diff: dict[str, Any] | None = None
-    features: dict[str, Any] | None = None  # with run(features=...): {sae, hook, ids [T, k], values [T, k]}
+    logit_diff: LogitDiff | None = None
+    features: RunFeatures | None = None  # with run(features=...): {sae, hook, ids [T, k], values [T, k]}
     ms: float = 0.0
     cancelled: bool = False
 
@@ -160,7 +180,7 @@ class Client:
             last = msg
         return last
 
-    async def analyze(self, kind: str, **fields: Any) -> dict[str, Any]:
+    async def analyze(self, kind: AnalyzeKind, **fields: Any) -> dict[str, Any]:
         """One analysis (proto/README.md, "analyze"): the `analyze.result` frame's fields, its streamed
         `analyze.row` frames under "rows", and "ms"; ServerError on an error, `cancelled: True` if cancelled."""
         rows: list[dict[str, Any]] = []
@@ -185,12 +205,12 @@ class Client:
         prompt: str | Sequence[int],
         capture: Sequence[str] = (),
         top_k: int = 10,
-        dtype: str = "f32",
-        summaries: bool | Sequence[str] = False,
+        dtype: FloatDType = "f32",
+        summaries: bool | Sequence[SummaryPart] = False,
         answer: str | None = None,
         wrong: str | None = None,
         on_layer: Callable[[dict[str, Any]], None] | None = None,
-        features: dict[str, Any] | None = None,
+        features: RunFeaturesRequest | None = None,
     ) -> RunOutput:
         """Run one prompt (text or token ids); `on_layer` sees each run.layer frame as it arrives;
         `features={"sae": id, "k": 16}` adds the SAE's top-k features per token (`out.features`)."""
@@ -218,29 +238,29 @@ class Client:
         """The full [query, key] pattern of one head from this session's last run."""
         return (await self.call("attention.head", layer=layer, head=head, dtype="f32"))["pattern"]
 
-    async def set_interventions(self, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def set_interventions(self, items: Sequence[Intervention]) -> list[Intervention]:
         return (await self.call("interventions.set", items=list(items)))["items"]
 
-    async def add_intervention(self, **item: Any) -> list[dict[str, Any]]:
+    async def add_intervention(self, **item: Any) -> list[Intervention]:
         return (await self.call("interventions.add", item=item))["items"]
 
-    async def remove_interventions(self, *ids: str) -> list[dict[str, Any]]:
+    async def remove_interventions(self, *ids: str) -> list[Intervention]:
         return (await self.call("interventions.remove", ids=list(ids)))["items"]
 
-    async def clear_interventions(self) -> list[dict[str, Any]]:
+    async def clear_interventions(self) -> list[Intervention]:
         return (await self.call("interventions.clear"))["items"]
 
-    async def interventions(self) -> list[dict[str, Any]]:
+    async def interventions(self) -> list[Intervention]:
         return (await self.call("interventions.list"))["items"]
 
-    async def save_run(self, name: str, prompt: str) -> list[dict[str, Any]]:
+    async def save_run(self, name: str, prompt: str) -> list[SavedRun]:
         """Keep `prompt`'s clean run under `name`, for patch interventions' `source`."""
-        items: list[dict[str, Any]] = []
+        items: list[SavedRun] = []
         async for msg in self.stream("runs.save", name=name, prompt=prompt):
             items = msg.get("items", items)
         return items
 
-    async def save_vector(self, name: str, vector: np.ndarray) -> list[dict[str, Any]]:
+    async def save_vector(self, name: str, vector: np.ndarray) -> list[VectorInfo]:
         return (await self.call("vectors.save", name=name, vector=np.asarray(vector, np.float32)))["items"]
 
     async def vector_from_prompts(
@@ -253,23 +273,23 @@ class Client:
             vector = msg.get("vector", vector)
         return vector
 
-    async def features_list(self) -> list[dict[str, Any]]:
+    async def features_list(self) -> list[SaeInfo]:
         """The server's SAEs: id, hook, layer, d_in, d_sae, architecture, k, dashboard."""
         return (await self.call("features.list"))["saes"]
 
-    async def feature_info(self, sae: str, index: int) -> dict[str, Any]:
+    async def feature_info(self, sae: str, index: int) -> FeaturesInfoReply:
         """Dashboard data of one feature: density, max, histogram, promoted, suppressed, contexts, label."""
-        return await self.call("features.info", sae=sae, index=index)
+        return cast(FeaturesInfoReply, await self.call("features.info", sae=sae, index=index))
 
-    async def feature_search(self, sae: str, by: str, k: int = 20, **query: Any) -> list[dict[str, Any]]:
+    async def feature_search(self, sae: str, by: SearchBy, k: int = 20, **query: Any) -> list[FeatureHit]:
         """[{index, score, label}] by "token" (query=), "text" (query=) or "span" (positions=, prompt=)."""
         return (await self.call("features.search", sae=sae, by=by, k=k, **query))["results"]
 
-    async def feature_contrast(self, sae: str, a: Sequence[str], b: Sequence[str], k: int = 20) -> list[dict[str, Any]]:
+    async def feature_contrast(self, sae: str, a: Sequence[str], b: Sequence[str], k: int = 20) -> list[ContrastHit]:
         """[{index, score, mean_a, mean_b, label}]: features more active on prompts `a` than on `b`."""
         return (await self.call("features.contrast", sae=sae, a=list(a), b=list(b), k=k))["results"]
 
-    async def cancel(self, target: str | None = None) -> list[str]:
+    async def cancel(self, target: str | None = None) -> list[RequestId]:
         return (await self.call("cancel", **({"target": target} if target else {})))["targets"]
 
 
