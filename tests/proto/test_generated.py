@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from loupe import wire
+from loupe.errors import LoupeError
 from loupe.server.protocol import ID_OPTIONAL, REQUIRED, SPECS
 from tests.proto.schemas import PROTO
 
@@ -84,3 +85,16 @@ def test_parser_fields_required_and_defaults_match_the_schema(mtype: str) -> Non
 def test_each_request_has_a_generated_parsed_type(mtype: str) -> None:
     name = "".join(w[:1].upper() + w[1:] for w in mtype.replace(".", "_").split("_")) + "Request"
     assert set(getattr(wire, name).__annotations__) == set(SPECS[mtype])
+
+
+@pytest.mark.parametrize("mtype", sorted(SPECS))
+def test_parser_accepts_exactly_the_schema_enums(mtype: str) -> None:
+    props = requests()[mtype]["properties"]
+    for name, (check, _) in SPECS[mtype].items():
+        values = props[name].get("enum")
+        if values is None:
+            continue
+        for v in values:
+            assert check(f"{mtype}.{name}", v) == v
+        with pytest.raises(LoupeError):
+            check(f"{mtype}.{name}", "not-one-of-them")
