@@ -2,15 +2,8 @@
 
     python3 proto/gen_types.py [--out DIR] [--schema DIR]    (`make wire-types`: into the checkout)
 
-writes backend/loupe/wire.py (TypedDicts) and frontend/src/api/wire.ts (interfaces). Standard library
-only. The schemas describe the JSON view of messages; on the wire a tensor is a map with `data` as bytes,
-so every reference to common.schema.json's `tensor`, `float_tensor` and `int_tensor` becomes the codec's
-tensor type (numpy array / WireTensor). A node with a `title` becomes a named type; a message definition
-is named by its `title` or else by its `type` ("run.layer" -> RunLayerMsg; the server's reply to a
-request of the same type -> ...Reply). Requests are the definitions with `x-reply` (the type of their
-final frame); for each, Python also gets `...Request`: the request as the server parses it, every field
-present (its schema `default`, or None). Constants: PROTOCOL_VERSION (welcome.protocol), the requests
-whose final frame is `done`, the analyze kinds.
+writes backend/loupe/wire.py (TypedDicts) and frontend/src/api/wire.ts (interfaces); standard library only.
+How schemas map to types (tensors, `title`, `x-reply`, `default`, the constants): proto/README.md, top.
 """
 
 from __future__ import annotations
@@ -62,13 +55,10 @@ class Schemas:
         tensor = self.files["common.schema.json"]["$defs"]["tensor"]
         self.dtype = self.convert(tensor["properties"]["dtype"], "common.schema.json")
 
-    def resolve(self, ref: str, file: str) -> tuple[str, str]:
-        target, _, pointer = ref.partition("#/$defs/")
-        return target or file, pointer
-
     def convert(self, node: dict[str, Any], file: str) -> Type:
         if "$ref" in node:
-            target, name = self.resolve(node["$ref"], file)
+            target, _, name = node["$ref"].partition("#/$defs/")
+            target = target or file
             if target == "common.schema.json" and name in TENSORS:
                 return ("tensor",)
             if target == "common.schema.json" and name == "id":
@@ -103,9 +93,7 @@ class Schemas:
             return ("object", [(k, self.convert(v, file), k in required) for k, v in props.items()])
         if kind == "array":
             return ("array", self.convert(node["items"], file))
-        if kind is None:
-            return ("prim", "any")
-        return ("prim", kind)
+        return ("prim", kind or "any")
 
     def constants(self) -> tuple[int, list[str], list[str]]:
         """The protocol version, the requests whose final frame is `done`, the analyze kinds."""
@@ -137,7 +125,7 @@ def _order(s: Schemas) -> list[str]:
         if t[0] == "named" and t[1] not in out:
             visit(s.named[t[1]])
             out.append(t[1])
-        elif t[0] in ("union",):
+        elif t[0] == "union":
             for x in t[1]:
                 visit(x)
         elif t[0] in ("array", "map"):
