@@ -218,3 +218,43 @@ def test_does_not_fit_model(make_pair) -> None:  # type: ignore[no-untyped-def]
 def test_hf_spec_errors() -> None:
     with pytest.raises(LoupeError, match=r"expected hf://owner/repo\[/subfolder\]"):
         SAE.load("hf://just-owner")
+
+
+def test_load_from_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """hf://owner/repo[/sub] through huggingface_hub.snapshot_download, here answered from a local folder: only
+    the SAE's and its dashboard's files are asked for, and they load as the folder does."""
+    repo = tmp_path / "hub" / "owner" / "saes"
+    saved = random_sae("jumprelu", id="l1")
+    saved.save(repo / "layer1")
+    saved.save(repo)  # an SAE at the repo's root too
+    (repo / "layer1" / "README.md").write_text("not asked for")
+    asked: list[tuple[str, list[str]]] = []
+
+    def snapshot_download(repo_id: str, allow_patterns: list[str]) -> str:
+        asked.append((repo_id, allow_patterns))
+        if repo_id != "owner/saes":
+            raise OSError(f"404 Client Error: Repository Not Found for url: https://huggingface.co/{repo_id}")
+        snap = tmp_path / "snapshots" / str(len(asked))
+        for f in repo.rglob("*"):
+            rel = f.relative_to(repo).as_posix()
+            if f.is_file() and rel in allow_patterns:
+                (snap / rel).parent.mkdir(parents=True, exist_ok=True)
+                (snap / rel).write_bytes(f.read_bytes())
+        return str(snap)
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
+    sae = SAE.load("hf://owner/saes/layer1")
+    assert asked[0] == (
+        "owner/saes",
+        [f"layer1/{f}" for f in ("cfg.json", "sae_weights.safetensors", "dashboard.safetensors", "dashboard.json")],
+    )
+    assert not (tmp_path / "snapshots" / "1" / "layer1" / "README.md").exists()
+    assert sae.id == "layer1" and sae.cfg.architecture == "jumprelu" and sae.dashboard is None
+    for name in ("W_enc", "W_dec", "b_enc", "b_dec", "threshold"):
+        torch.testing.assert_close(getattr(sae, name), getattr(saved, name), rtol=0, atol=0)
+    root = SAE.load("hf://owner/saes", id="mine")
+    assert root.id == "mine" and asked[1][1][0] == "cfg.json"
+    assert SAE.load("hf://owner/saes/").id == "saes"
+    with pytest.raises(LoupeError, match=r"could not download SAE 'hf://owner/nope/x': OSError: 404") as err:
+        SAE.load("hf://owner/nope/x")
+    assert err.value.code == "bad_input"

@@ -13,7 +13,7 @@ import pytest
 
 from loupe.cli import parser
 from loupe.errors import LoupeError
-from loupe.scale.cli import _autoscale
+from loupe.scale.cli import _autoscale, serve_ray_main
 from loupe.scale.spec import ScaleSpec, from_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,24 @@ def test_cli_options_reach_the_spec() -> None:
     assert args.ray and args.replicas == 3 and args.model == "a,b" and _autoscale(args.autoscale) == (1, 4)
     with pytest.raises(LoupeError, match="MIN:MAX"):
         _autoscale("4")
+
+
+def test_sae_options_reach_every_replicas_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`--sae` folders travel as absolute paths (replicas start elsewhere), hf:// as given; `--no-sae` too."""
+    pytest.importorskip("ray.serve")
+    got: list[ScaleSpec] = []
+    monkeypatch.setattr("loupe.scale.run.serve_ray", lambda spec, address: got.append(spec) or 0)
+    monkeypatch.chdir(tmp_path)
+    argv = ["serve", "--ray", "--sae", "rel/sae:mine", "--sae", "hf://owner/repo/sub", "--sae", "plain"]
+    assert serve_ray_main(parser().parse_args(argv)) == 0
+    assert got[0].saes == (f"{tmp_path}/rel/sae:mine", "hf://owner/repo/sub", f"{tmp_path}/plain")
+    assert got[0].shipped_sae is True
+    serve_ray_main(parser().parse_args(["serve", "--ray", "--no-sae"]))
+    assert got[1].saes == () and got[1].shipped_sae is False
+    spec = from_args({"host": "127.0.0.1", "saes": ["/s/a:x"], "shipped_sae": False})
+    assert spec.saes == ("/s/a:x",) and not spec.shipped_sae
+    with pytest.raises(LoupeError, match="an SAE fits one model"):
+        ScaleSpec(models=("a", "b"), saes=("/s/a",))
 
 
 def test_serve_yaml_args_are_checked_and_a_public_bind_gets_a_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,8 +21,12 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket as StarletteWebSocket
 
 import loupe
+from loupe.features.dashboard import compute_dashboard
+from loupe.features.info import feature_info
+from loupe.features.sae import SAE
 from loupe.scale.proxy import LOST_CODE
 from loupe.server.background import serving
+from tests.features.helpers import random_sae
 from tests.scale.conftest import ABLATE, LIMITS, PROMPTS, run_top, same_predictions
 from tests.server.wire import Raw
 
@@ -41,8 +45,20 @@ pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
-def cluster(tiny_dir: Path) -> Iterator[dict[str, Any]]:
-    spec = ScaleSpec(models=(str(tiny_dir),), replicas=2, port=PORT, limits=LIMITS, num_cpus=0.5)
+def sae_dir(tmp_path_factory: pytest.TempPathFactory, tiny_local: loupe.HookedModel) -> Path:
+    """An SAE for the tiny model, with a dashboard, that every replica attaches (`loupe serve --ray --sae`)."""
+    path = tmp_path_factory.mktemp("tiny-sae")
+    sae = random_sae("topk", d_in=tiny_local.cfg.d_model, d_sae=48, k=4, hook="blocks.1.hook_resid_post")
+    sae.save(path)
+    compute_dashboard(tiny_local, sae, tiny_local.to_tokens(PROMPTS[:3]), n_contexts=2, window=4).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cluster(tiny_dir: Path, sae_dir: Path) -> Iterator[dict[str, Any]]:
+    spec = ScaleSpec(
+        models=(str(tiny_dir),), replicas=2, port=PORT, limits=LIMITS, num_cpus=0.5, saes=(f"{sae_dir}:tiny-sae",)
+    )
     start_ray(None, num_cpus=2)
     try:  # Serve's HTTP proxy is on here (Loupe's app does not use it) for the last test's comparison
         serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": SERVE_PROXY_PORT})
@@ -78,6 +94,26 @@ async def test_six_sessions_spread_over_two_replicas_and_match_one_process(
     assert same_predictions(after[1:], [want[0]] * 5)
     assert health()["sessions"] == 6
     for s in sessions:
+        await s.close()
+
+
+async def test_every_replica_attaches_the_saes(
+    cluster: dict[str, Any], sae_dir: Path, tiny_local: loupe.HookedModel
+) -> None:
+    """Both replicas list the SAE and answer features.info as the library does on a local copy."""
+    sae = SAE.load(sae_dir, "tiny-sae")
+    want = feature_info(tiny_local, sae, sae.dashboard, 3)
+    replicas = {r["replica"] for r in cluster["replicas"]}
+    sessions: list[Raw] = []
+    while {s.welcome["replica"] for s in sessions} != replicas and len(sessions) < 8:  # open ones spread them
+        sessions.append(await Raw.connect(WS))
+    assert {s.welcome["replica"] for s in sessions} == replicas
+    for s in sessions:
+        [listed] = await s.request({"type": "features.list", "id": "l"})
+        assert [(x["id"], x["d_sae"], x["dashboard"]) for x in listed["saes"]] == [("tiny-sae", 48, True)]
+        [info] = await s.request({"type": "features.info", "id": "i", "sae": "tiny-sae", "index": 3})
+        assert info["promoted"] == want["promoted"] and info["contexts"] == want["contexts"]
+        assert info["density"] == pytest.approx(want["density"])
         await s.close()
 
 

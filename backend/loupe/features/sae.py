@@ -155,8 +155,10 @@ class SAE:
     def load(cls, path: str | Path, id: str | None = None, device: str | torch.device = "cpu") -> SAE:
         """Load from a folder (with its dashboard, if any), or from `hf://owner/repo[/subfolder]` when online.
 
-        `id` defaults to the folder's name. Raises LoupeError(bad_input) naming the file and the problem."""
-        folder = _download(str(path)) if str(path).startswith(HF_PREFIX) else Path(path)
+        `id` defaults to the folder's name (for hf://, the subfolder's, else the repo's). Raises
+        LoupeError(bad_input) naming the file and the problem."""
+        hub = str(path).startswith(HF_PREFIX)
+        folder = _download(str(path)) if hub else Path(path)
         if not folder.is_dir():
             raise LoupeError("bad_input", f"SAE folder {str(path)!r} does not exist")
         cfg_path, weights_path = folder / CFG_FILE, folder / WEIGHTS_FILE
@@ -178,7 +180,7 @@ class SAE:
         if "log_threshold" in weights and "threshold" not in weights:  # older SAELens JumpReLU checkpoints
             weights["threshold"] = weights.pop("log_threshold").float().exp()
         try:
-            sae = cls(cfg, weights, id or folder.resolve().name)
+            sae = cls(cfg, weights, id or (str(path).rstrip("/").rsplit("/", 1)[-1] if hub else folder.resolve().name))
         except LoupeError as exc:
             raise LoupeError("bad_input", f"{weights_path}: {exc.message}") from None
         sae.dashboard = Dashboard.load(folder, cfg.d_sae)

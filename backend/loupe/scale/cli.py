@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from loupe.errors import LoupeError
 from loupe.server.limits import Limits
@@ -33,6 +34,16 @@ def _autoscale(text: str | None) -> tuple[int, int] | None:
     return int(low), int(high)
 
 
+def _absolute(spec: str) -> str:
+    """An `--sae` folder made absolute (replicas do not start in this directory); hf:// specs as given."""
+    from loupe.features.attach import parse_spec
+
+    path, sae_id = parse_spec(spec)
+    if "://" in path:
+        return spec
+    return str(Path(path).resolve()) + (f":{sae_id}" if sae_id else "")
+
+
 def serve_ray_main(args: argparse.Namespace) -> int:
     from loupe.scale.run import serve_ray
     from loupe.scale.spec import ScaleSpec
@@ -51,5 +62,7 @@ def serve_ray_main(args: argparse.Namespace) -> int:
         num_gpus=1.0 if args.device.startswith("cuda") else 0.0,
         autoscale=_autoscale(args.autoscale),
         target_sessions=args.target_sessions,
+        saes=tuple(_absolute(spec) for spec in args.sae),
+        shipped_sae=not args.no_sae,
     )
     return serve_ray(spec.with_token(), args.ray_address)

@@ -18,6 +18,7 @@ from ray import serve
 
 from loupe.engine.allocator import keep_freed_memory
 from loupe.engine.loading import load
+from loupe.features.attach import attach
 from loupe.scale.balancer import create_balancer
 from loupe.scale.registry import Registry
 from loupe.scale.spec import ScaleSpec
@@ -36,6 +37,7 @@ class LoupeReplica:
         self.name = context.replica_id.unique_id
         keep_freed_memory()
         model = load(spec.models[order], device=spec.device)
+        attach(model, spec.saes, shipped=spec.models[order] is None and spec.shipped_sae)  # as `loupe serve` does
         self._stack = contextlib.ExitStack()
         origins = (spec.allowed_origins or "").split(",")
         url = self._stack.enter_context(serving(model, spec.limits, spec.replica_host, spec.token, origins, self.name))

@@ -30,6 +30,8 @@ class ScaleSpec:
     num_gpus: float = 0.0  # Ray GPUs each replica reserves (1 with --device cuda)
     autoscale: tuple[int, int] | None = None  # (min, max) replicas, scaled on open sessions
     target_sessions: int = 8  # sessions per replica the autoscaler aims for
+    saes: tuple[str, ...] = ()  # `--sae PATH[:ID]` specs every replica attaches (one model only)
+    shipped_sae: bool = True  # replicas of the embedded model attach its shipped SAE (`--no-sae`: False)
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
@@ -38,6 +40,8 @@ class ScaleSpec:
             raise LoupeError("bad_config", "models: expected at least one model")
         if self.autoscale is not None and not 1 <= self.autoscale[0] <= self.autoscale[1]:
             raise LoupeError("bad_config", f"autoscale: expected 1 <= min <= max, got {self.autoscale}")
+        if self.saes and len(self.models) > 1:
+            raise LoupeError("bad_config", f"saes {list(self.saes)}: an SAE fits one model; serve one model with them")
 
     @property
     def replica_host(self) -> str:
@@ -77,5 +81,7 @@ def from_args(args: Mapping[str, Any]) -> ScaleSpec:
         num_gpus=float(args.get("num_gpus", 0.0)),
         autoscale=(int(autoscale["min"]), int(autoscale["max"])) if autoscale else None,
         target_sessions=int(args.get("target_sessions", 8)),
+        saes=tuple(str(s) for s in args.get("saes") or ()),
+        shipped_sae=bool(args.get("shipped_sae", True)),
     )
     return spec.with_token()
