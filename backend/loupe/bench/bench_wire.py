@@ -25,6 +25,7 @@ from loupe.bench.common import machine, plain_hf, tokens_of_length
 from loupe.codec import to_json, unpack
 from loupe.server.background import serving
 from loupe.server.limits import Limits
+from loupe.wire import PROTOCOL_VERSION
 
 
 async def _run_frames(url: str, request: dict[str, Any]) -> list[tuple[float, bytes]]:
@@ -32,7 +33,7 @@ async def _run_frames(url: str, request: dict[str, Any]) -> list[tuple[float, by
     import websockets
 
     async with websockets.connect(url, max_size=1 << 30) as ws:
-        await ws.send(msgpack.packb({"type": "hello", "protocol": 1}))
+        await ws.send(msgpack.packb({"type": "hello", "protocol": PROTOCOL_VERSION}))
         await ws.recv()
         start = time.perf_counter()
         await ws.send(msgpack.packb(request))

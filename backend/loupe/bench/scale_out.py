@@ -26,6 +26,7 @@ import loupe
 from loupe.bench.common import machine
 from loupe.scale.run import deployed, start_ray
 from loupe.scale.spec import ScaleSpec
+from loupe.wire import PROTOCOL_VERSION
 
 PORTS = {1: 8703, 2: 8704}  # 1 replica, 2 replicas
 PROMPT = "When Mary and John went to the store, John gave a drink to"
@@ -34,7 +35,7 @@ PROMPT = "When Mary and John went to the store, John gave a drink to"
 async def session(url: str, runs: int) -> int:
     """One session sending `runs` runs in a row; returns how many finished."""
     async with websockets.connect(url, max_size=1 << 28, compression=None, open_timeout=60) as ws:
-        await ws.send(msgpack.packb({"type": "hello", "protocol": 1}))
+        await ws.send(msgpack.packb({"type": "hello", "protocol": PROTOCOL_VERSION}))
         assert msgpack.unpackb(await ws.recv())["type"] == "welcome"
         done = 0
         for i in range(runs):

@@ -27,6 +27,7 @@ import numpy as np
 import loupe
 from loupe.bench.common import machine, tokens_of_length
 from loupe.server.background import serving
+from loupe.wire import PROTOCOL_VERSION
 
 VARIANTS: dict[str, Any] = {"default": True, "no_lens": ["resid_norm", "attn"], "no_summaries": False}
 
@@ -58,7 +59,7 @@ class Conn:
         import websockets
 
         conn = cls(await websockets.connect(url, max_size=1 << 30))
-        await conn.ws.send(msgpack.packb({"type": "hello", "protocol": 1}))
+        await conn.ws.send(msgpack.packb({"type": "hello", "protocol": PROTOCOL_VERSION}))
         assert msgpack.unpackb(await conn.ws.recv())["type"] == "welcome"
         await conn.ws.send(msgpack.packb({"type": "interventions.set", "id": "iv", "items": interventions}))
         reply = msgpack.unpackb(await conn.ws.recv())

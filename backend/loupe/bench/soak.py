@@ -25,6 +25,7 @@ import msgpack
 import loupe
 from loupe.server.background import serving
 from loupe.server.limits import Limits
+from loupe.wire import PROTOCOL_VERSION
 
 PROMPTS = [
     "When Mary and John went to the store, John gave a drink to",
@@ -53,7 +54,7 @@ class Session:
         import websockets
 
         s = cls(await websockets.connect(url, max_size=1 << 30))
-        await s.send({"type": "hello", "protocol": 1})
+        await s.send({"type": "hello", "protocol": PROTOCOL_VERSION})
         assert (await s.recv())["type"] == "welcome"
         return s
 

@@ -31,6 +31,7 @@ import websockets
 from loupe.bench.common import RESULTS
 from loupe.bench.soak import Session, client
 from loupe.client import Client, ServerError
+from loupe.wire import PROTOCOL_VERSION
 
 FILLER = "When Mary and John went to the store, John gave a drink to Mary. " * 24
 BAD_FRAMES: list[dict[str, Any]] = [
@@ -89,7 +90,7 @@ async def slow_reader(url: str, deadline: float, stats: dict[str, Any]) -> None:
     big["summaries"] = False  # output volume is the point, not the CPU-heavy logit lens
     while time.monotonic() < deadline:
         ws = await websockets.connect(url, max_size=1 << 30, max_queue=1, ping_interval=None)
-        await ws.send(msgpack.packb({"type": "hello", "protocol": 1}))
+        await ws.send(msgpack.packb({"type": "hello", "protocol": PROTOCOL_VERSION}))
         await ws.recv()
         sent, started = 0, time.monotonic()
         try:
