@@ -14,7 +14,7 @@ from loupe.codec import pack, unpack
 from loupe.errors import LoupeError
 from loupe.server.limits import Limits
 from loupe.server.origins import origin_allowed, parse_origins
-from loupe.server.session import token_matches
+from loupe.server.requests import token_matches
 from tests.server.conftest import LOCAL_WS
 
 

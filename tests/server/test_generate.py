@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from loupe.server.jobs import new_text
+from loupe.server.forward import new_text
 from tests.server.conftest import Server, slow_layers
 from tests.server.wire import Raw
 

@@ -28,8 +28,9 @@ from loupe.analysis.head_scores import HeadScores, all_head_scores
 from loupe.analysis.patching import PatchResult
 from loupe.analysis.weights import token_id
 from loupe.errors import LoupeError
-from loupe.server.analyses_base import SessionModel, cached
-from loupe.server.jobs import Commit, JobContext, enc, prompt_tokens
+from loupe.server.helpers import cached, enc, prompt_tokens
+from loupe.server.host import Commit, JobContext
+from loupe.server.session_model import SessionModel
 from loupe.server.state import SessionState
 from loupe.wire import AnalyzeKind, AnalyzeRequest
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 
 V = TypeVar("V")
+
 
 def _model(ctx: JobContext, interventions: bool | None = None) -> HookedModel:
     """The model as the analysis sees it: with the session's interventions unless the request (or the kind)

@@ -18,10 +18,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from loupe.codec import pack
-from loupe.server.jobs import Host
+from loupe.server.host import Host
 from loupe.server.limits import Limits
 from loupe.server.origins import HostCheck, host_policy, origin_allowed, parse_origins
-from loupe.server.session import Session, model_info
+from loupe.server.requests import model_info
+from loupe.server.session import Session
 from loupe.wire import PROTOCOL_VERSION
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from loupe.engine.result import FeatureActs
 from loupe.errors import LoupeError
 from loupe.features import search
 from loupe.features.info import check_index, feature_info, feature_label
-from loupe.server.jobs import Commit, JobContext, enc, prompt_tokens
+from loupe.server.helpers import enc, prompt_tokens
+from loupe.server.host import Commit, JobContext
 from loupe.server.state import SessionState
 from loupe.wire import FeaturesContrastRequest, FeaturesInfoRequest, FeaturesSearchRequest
 

@@ -1,19 +1,24 @@
-"""The `run` job (one prompt, per-layer frames as layers finish) and `attention.head` from the last run."""
+"""Jobs that show the model at work on one prompt: `run` (per-layer frames as layers finish), `attention.head`
+(one head of the last run) and `generate` (streamed tokens, steered and baseline)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from loupe.analysis.weights import token_id
 from loupe.errors import LoupeError
 from loupe.server.features import layer_part, sae_of
-from loupe.server.jobs import Commit, JobContext, capture_bytes, enc, preds, prompt_tokens
+from loupe.server.helpers import capture_bytes, enc, preds, prompt_tokens
+from loupe.server.host import Commit, JobContext
 from loupe.server.state import LastRun, SessionState
 from loupe.server.summaries import PARTS, LensSlot, layer_summary, needed_hooks
-from loupe.wire import AttentionHeadRequest, RunRequest
+from loupe.wire import AttentionHeadRequest, GenerateRequest, RunRequest
+
+if TYPE_CHECKING:
+    from loupe.engine.model import HookedModel
 
 
 def run_job(ctx: JobContext) -> Commit:
@@ -142,3 +147,61 @@ def attention_head_job(ctx: JobContext) -> Commit:
         return frame
 
     return commit
+
+
+def generate_job(ctx: JobContext) -> Commit:
+    """Stream gen.token frames; with `compare`, row 1 of the same batch is the baseline (no interventions)."""
+    model, lim, req = ctx.host.model, ctx.host.limits, ctx.request.args(GenerateRequest)
+    if req["max_new_tokens"] > lim.max_new_tokens:
+        raise LoupeError("too_long", f"generate.max_new_tokens: the limit is {lim.max_new_tokens}")
+    prompt_tokens(ctx, req["prompt"], None)  # checks the length
+    branches = ["steered", "baseline"] if req["compare"] else ["steered"]
+    steps = model.generate(
+        [req["prompt"]] * len(branches),
+        max_new_tokens=req["max_new_tokens"],
+        temperature=req["temperature"],
+        seed=req["seed"],
+        top_p=req["top_p"],
+        interventions=ctx.snapshot.rows([0]),
+        vectors=ctx.snapshot.vectors,
+        sources=ctx.snapshot.sources,
+        cancel=ctx.cancel,
+    )
+    texts = ["" for _ in branches]
+    ids: list[list[int]] = [[] for _ in branches]
+    stopped = [False for _ in branches]
+    for step in steps:
+        for row, branch in enumerate(branches):
+            if stopped[row]:
+                continue
+            stopped[row] = step.finished[row]
+            if stopped[row]:  # the end-of-sequence token ends the branch; it is not text
+                continue
+            ids[row].append(step.tokens[row])
+            text = new_text(model, ids[row], texts[row])
+            ctx.emit(
+                {
+                    "type": "gen.token",
+                    "branch": branch,
+                    "index": step.index,
+                    "token": step.tokens[row],
+                    "text": text,
+                    "prob": step.probs[row],
+                }
+            )
+            texts[row] += text
+        if all(stopped):
+            break
+    done_text = dict(zip(branches, texts, strict=True))
+
+    def commit(state: SessionState) -> dict[str, Any]:
+        return {"type": "done", "text": done_text}
+
+    return commit
+
+
+def new_text(model: HookedModel, ids: list[int], sent: str) -> str:
+    """The text that the last of `ids` completes after `sent`: "" while it ends inside a multi-byte character
+    (a byte-level token of an emoji), then the whole character with the token that completes it."""
+    full = model.tokenizer.decode(ids)
+    return "" if full.endswith("\ufffd") else full[len(sent) :]

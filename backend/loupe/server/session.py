@@ -1,4 +1,5 @@
-"""One WebSocket connection = one session: the connection state machine, dispatch and the job queue.
+"""One WebSocket connection = one session: the connection state machine, dispatch and the job queue (what each
+request type runs is in requests.py).
 
 States: OPEN (accepted, waiting for `hello`) -> READY (welcomed) -> CLOSED. Cheap requests are
 answered on the event loop; model jobs queue per session and run one at a time on the host's
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
-import hmac
 import logging
 import secrets
 import threading
@@ -25,13 +25,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from loupe.codec import decode_tensors, pack, unpack_map
 from loupe.errors import Cancelled, LoupeError
 from loupe.server import protocol
-from loupe.server.analyses import analyze_job
-from loupe.server.analyses_base import vector_job
-from loupe.server.features import contrast_job, info_job, list_reply, search_job
-from loupe.server.forward import attention_head_job, run_job
-from loupe.server.jobs import Commit, Host, JobContext, generate_job, save_run_job, vectors_job
+from loupe.server.features import list_reply
+from loupe.server.host import Host, JobContext
 from loupe.server.link import Link
 from loupe.server.protocol import Request
+from loupe.server.requests import JOBS, STORES, model_info, token_matches
 from loupe.server.state import SessionState
 from loupe.version import __version__
 from loupe.wire import (
@@ -39,30 +37,10 @@ from loupe.wire import (
     PROTOCOL_VERSION,
     CancelRequest,
     HelloRequest,
-    InterventionsAddRequest,
-    InterventionsRemoveRequest,
-    InterventionsSetRequest,
     PingRequest,
-    RunsRemoveRequest,
-    VectorsRemoveRequest,
-    VectorsSaveRequest,
 )
 
 log = logging.getLogger("loupe.server")
-
-JOBS: dict[str, Callable[[JobContext], Commit]] = {
-    "run": run_job,
-    "generate": generate_job,
-    "runs.save": save_run_job,
-    "vectors.from_prompts": vectors_job,
-    "attention.head": attention_head_job,
-    "analyze": analyze_job,
-    "vectors.from_token": vector_job,
-    "vectors.from_neuron": vector_job,
-    "features.info": info_job,
-    "features.search": search_job,
-    "features.contrast": contrast_job,
-}
 
 
 class ConnState(enum.Enum):
@@ -94,26 +72,6 @@ class Session:
             "hello": self.on_hello,
             "ping": lambda r: {"type": "pong", "t": r.args(PingRequest)["t"]},
             "cancel": self.on_cancel,
-            "interventions.set": lambda r: self._interventions(
-                self.state.set_interventions, r.args(InterventionsSetRequest)["items"]
-            ),
-            "interventions.add": lambda r: self._interventions(
-                self.state.add_intervention, r.args(InterventionsAddRequest)["item"]
-            ),
-            "interventions.remove": lambda r: self._interventions(
-                self.state.remove_interventions, r.args(InterventionsRemoveRequest)["ids"]
-            ),
-            "interventions.clear": lambda r: self._interventions(self.state.set_interventions, []),
-            "interventions.list": lambda r: {"type": "interventions", "items": self.state.interventions},
-            "runs.list": lambda r: {"type": "runs", "items": self.state.runs_items()},
-            "runs.remove": lambda r: self._stores(
-                "runs", self.state.remove, "runs", r.args(RunsRemoveRequest)["names"]
-            ),
-            "vectors.save": lambda r: self._save_vector(r.args(VectorsSaveRequest)),
-            "vectors.list": lambda r: {"type": "vectors", "items": self.state.vectors_items()},
-            "vectors.remove": lambda r: self._stores(
-                "vectors", self.state.remove, "vectors", r.args(VectorsRemoveRequest)["names"]
-            ),
             "features.list": lambda r: list_reply(host.model),
         }
 
@@ -198,7 +156,8 @@ class Session:
             if req.type in JOBS:
                 self.submit(req)
                 return
-            reply = self._handlers[req.type](req)
+            handler = self._handlers.get(req.type)
+            reply = handler(req) if handler is not None else STORES[req.type](self.state, req)
         except LoupeError as err:
             self.send_error(rid, err)
             return
@@ -232,19 +191,6 @@ class Session:
             "limits": self.host.limits.public(),
         }
         return welcome if self.replica is None else {**welcome, "replica": self.replica}
-
-    def _save_vector(self, req: VectorsSaveRequest) -> dict[str, Any]:
-        return self._stores("vectors", self.state.save_vector, req["name"], req["vector"], "upload")
-
-    def _interventions(self, change: Callable[..., None], arg: Any) -> dict[str, Any]:
-        change(arg)
-        return {"type": "interventions", "items": self.state.interventions}
-
-    def _stores(self, kind: str, change: Callable[..., None], *args: Any) -> dict[str, Any]:
-        """Apply `change` to the saved runs or vectors and reply with the full list of that `kind`."""
-        change(*args)
-        items = self.state.runs_items() if kind == "runs" else self.state.vectors_items()
-        return {"type": kind, "items": items}
 
     # --- jobs -----------------------------------------------------------------------------------
 
@@ -313,28 +259,3 @@ class Session:
         if req.type in ENDS_WITH_DONE:
             ms = (time.perf_counter() - job.started) * 1000
             self.send({**done, "type": "done", "id": req.id, "ms": ms, "cancelled": cancelled})
-
-
-def token_matches(given: str | None, token: str) -> bool:
-    """Constant-time comparison of UTF-8 bytes (str comparison would raise on non-ASCII input)."""
-    return hmac.compare_digest((given or "").encode(), token.encode())
-
-
-def model_info(host: Host) -> dict[str, Any]:
-    """The `model` object of welcome and GET /api/model."""
-    cfg = host.model.cfg
-    keys = (
-        "name",
-        "arch",
-        "n_layers",
-        "n_heads",
-        "n_kv_heads",
-        "d_model",
-        "d_head",
-        "d_mlp",
-        "d_vocab",
-        "n_ctx",
-    )
-    info = {k: getattr(cfg, k) for k in keys}
-    info["hook_points"] = host.model.hook_points
-    return info
