@@ -7,6 +7,7 @@ import { ServerError } from '../api/client';
 import type { AnalyzeMsg, AnalyzeResultMsg, AnalyzeRowMsg, ServerMsg, VectorsReply } from '../api/wire';
 import { currentClient } from './actions';
 import { applyPatchResult, applyPatchRow, dlaView, newPatch, qkovView, roleMarks, roleScores, type AnalysisState } from './analysis';
+import { record } from './journal';
 import { get, notify, set } from './store';
 
 type AnalyzeFields = Omit<AnalyzeMsg, 'type' | 'id'>;
@@ -19,10 +20,6 @@ function fail(e: unknown): void {
   if (e instanceof ServerError) {
     if (e.code !== 'disconnected') notify(e.code, e.message);
   } else notify('client', e instanceof Error ? e.message : String(e));
-}
-
-function log(line: string): void {
-  set((s) => ({ history: [...s.history.filter((h) => h !== line), line].slice(-20) }));
 }
 
 /** Send one `analyze`; resolves with its `analyze.result` (or null when cancelled / failed). */
@@ -58,7 +55,6 @@ export async function runPatch(): Promise<void> {
   const upd = (f: (p: NonNullable<AnalysisState['patch']>) => NonNullable<AnalysisState['patch']>) =>
     setA((a) => (a.patch && a.patch.id === id ? { patch: f(a.patch) } : {}));
   const t0 = performance.now();
-  log(`patch:${over}`);
   try {
     const res = await analyze(
       { kind: 'patch', prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over, batch_size: over === 'heads' ? s.model.n_heads * 2 : 16 },
@@ -66,6 +62,7 @@ export async function runPatch(): Promise<void> {
       id,
     );
     upd((p) => (res ? { ...applyPatchResult(p, res), ms: performance.now() - t0 } : { ...p, status: 'cancelled' }));
+    if (res) record({ kind: 'patch', prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over, interventions: s.interventions });
   } catch (e) {
     upd((p) => ({ ...p, status: 'error', error: e instanceof Error ? e.message : String(e) }));
   }
@@ -90,9 +87,10 @@ async function busy<T>(name: string, work: () => Promise<T>): Promise<T | null> 
 /** Direct logit attribution of answer − wrong at the last position of the prompt box. */
 export async function runDla(): Promise<void> {
   const s = get();
-  log('dla');
   const res = await busy('dla', () => analyze({ kind: 'dla', prompt: s.prompt, answer: s.answer, wrong: s.wrong }));
-  if (res) setA({ dla: dlaView(res, s.answer, s.wrong) });
+  if (!res) return;
+  setA({ dla: dlaView(res, s.answer, s.wrong) });
+  record({ kind: 'dla', prompt: s.prompt, answer: s.answer, wrong: s.wrong, interventions: s.interventions });
 }
 
 /** Induction / previous-token / duplicate-token scores (computed once per server), outlined in the grid. */
@@ -100,6 +98,7 @@ export async function loadRoles(): Promise<void> {
   if (get().analysis.roles) return;
   const res = await busy('roles', () => analyze({ kind: 'head_scores' }));
   if (!res) return;
+  record({ kind: 'head_scores' });
   const roles = roleScores(res);
   setA({ roles });
   if (get().analysis.showRoles) set({ headMarks: roleMarks(roles) });
@@ -116,9 +115,10 @@ export async function loadQkOv(layer?: number, head?: number): Promise<void> {
   const l = layer ?? sel?.layer;
   const h = head ?? sel?.head;
   if (l === undefined || h === undefined) return;
-  log(`qk_ov:${l}:${h}`);
   const res = await busy('qkov', () => analyze({ kind: 'qk_ov', layer: l, head: h, k: 10 }));
-  if (res) setA({ qkov: qkovView(res) });
+  if (!res) return;
+  setA({ qkov: qkovView(res) });
+  record({ kind: 'qk_ov', layer: l, head: h });
 }
 
 /** A steering vector from a token's embedding or an MLP neuron's output row, saved as "steer". */

@@ -2,7 +2,8 @@
  * Exports: the captured data as JSON, and the session as a runnable Python script using the
  * scripting client (`loupe.client`), so whatever was found by clicking can be rerun in code.
  */
-import type { Intervention, WireTensor } from '../api/wire';
+import type { Intervention } from '../api/wire';
+import { journalInterventions, journalLines, scriptable } from './journal';
 import type { LoupeState } from './store';
 
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
@@ -47,17 +48,14 @@ export function py(v: unknown): string {
   return 'None';
 }
 
-function isTensor(v: unknown): v is WireTensor {
-  return typeof v === 'object' && v !== null && 'dtype' in v && 'data' in v;
-}
-
 /** The session as a Python script for `loupe.client.SyncClient` (proto/README.md, backend/loupe/client.py). */
 export function pythonScript(s: LoupeState, url: string): string {
   const run = s.run;
   const prompt = run?.prompt ?? s.prompt;
-  const items = s.interventions.filter((i) => !(i.op === 'steer' && isTensor(i.vector)));
-  const needsSource = items.some((i) => i.op === 'patch');
-  const needsVector = items.some((i) => i.op === 'steer') || !!s.gen;
+  const items = scriptable(s.interventions);
+  const every = [...items, ...journalInterventions(s.journal)];
+  const needsSource = every.some((i) => i.op === 'patch');
+  const needsVector = every.some((i) => i.op === 'steer') || !!s.gen;
   const L: string[] = [];
   L.push('"""Loupe session exported from the web UI.', '', `Model: ${s.model?.name ?? '?'}   Exported: ${new Date().toISOString()}`,
     'Run with the Loupe server up (`loupe serve`):  python this_script.py', '"""');
@@ -74,8 +72,9 @@ export function pythonScript(s: LoupeState, url: string): string {
   } else if (needsVector) {
     L.push(`    lo.vector_from_prompts("steer", positive=[${py(s.steer.positive)}], negative=[${py(s.steer.negative)}], layer=${s.steer.layer}, position=${py(s.steer.position)})`);
   }
+  L.push(...journalLines(s.journal, py, prompt));
+  L.push('', '    # The session as it was at export: one run gives both, top_k with the interventions, clean without them');
   L.push('    lo.set_interventions(INTERVENTIONS)');
-  L.push('    # One run gives both: top_k with the interventions, clean without them');
   L.push('    res = lo.run(PROMPT, answer=ANSWER.strip() and ANSWER or None, wrong=WRONG.strip() and WRONG or None)');
   L.push('    print("tokens:", res.str_tokens)');
   L.push('    print("clean:     ", top(res.clean))');
@@ -83,7 +82,6 @@ export function pythonScript(s: LoupeState, url: string): string {
   L.push('    if res.logit_diff:');
   L.push('        ld = res.logit_diff');
   L.push('        print(f"logit({ld[\'answer\']!r}) - logit({ld[\'wrong\']!r}): clean {ld[\'clean\']:+.3f}, intervened {ld[\'value\']:+.3f}")');
-  L.push(...analysisLines(s));
   L.push(...featureLines(s));
   if (s.gen) {
     L.push('', '    # Steering demo: with and without the interventions, side by side');
@@ -92,32 +90,6 @@ export function pythonScript(s: LoupeState, url: string): string {
     L.push(`        print(f"{branch:>8}:", ${py(s.gen.prompt)} + "".join(f["text"] for f in frames if f["branch"] == branch))`);
   }
   return `${L.join('\n')}\n`;
-}
-
-/** The analyses the user ran (patching, attribution, QK/OV), as `analyze` requests (proto/README.md). */
-export function analysisLines(s: LoupeState): string[] {
-  const a = s.analysis;
-  const L: string[] = [];
-  const result = 'next(f for f in frames if f["type"] == "analyze.result")';
-  if (a.patch) {
-    L.push('', `    # Activation patching (${a.patch.over}): effect 0 = clean behaviour, 1 = the corrupt prompt's`);
-    L.push(`    frames = lo.stream("analyze", kind="patch", prompt=PROMPT, corrupt=${py(a.patch.corrupt)}, answer=ANSWER, wrong=WRONG, over=${py(a.patch.over)})`);
-    L.push(`    sweep = ${result}`);
-    L.push('    print("patching, top cells:", [(t["label"], round(t["value"], 2)) for t in sweep["top"][:6]])');
-  }
-  if (a.dla) {
-    L.push('', '    # Direct logit attribution of ANSWER - WRONG at the last token');
-    L.push('    frames = lo.stream("analyze", kind="dla", prompt=PROMPT, answer=ANSWER, wrong=WRONG)');
-    L.push(`    dla = ${result}`);
-    L.push('    print("DLA, top components:", [(t["label"], round(t["value"], 2)) for t in dla["top"][:6]])');
-  }
-  if (a.qkov) {
-    L.push('', `    # QK / OV circuits of L${a.qkov.layer}H${a.qkov.head}`);
-    L.push(`    frames = lo.stream("analyze", kind="qk_ov", layer=${a.qkov.layer}, head=${a.qkov.head}, k=10)`);
-    L.push(`    c = ${result}`);
-    L.push('    print("OV copying score", round(c["copying_score"], 3), "top OV:", list(zip(c["ov_top"]["rows_str"], c["ov_top"]["cols_str"]))[:5])');
-  }
-  return L;
 }
 
 const chips = (v: string) => `[(h["index"], round(h["score"], 2), h["label"]) for h in ${v}["results"][:8]]`;

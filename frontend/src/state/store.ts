@@ -10,6 +10,7 @@ import type { HeadMark } from '../viz/attentionGrid';
 import { initialAnalysis, type AnalysisState } from './analysis';
 import { initialFeatures, type FeatureState } from './featureState';
 import { describeFeatureOp } from './features';
+import type { JournalEntry } from './journal';
 import type { RunView } from './runData';
 
 export const DEFAULT_PROMPT = 'When Mary and John went to the store, John gave a drink to';
@@ -63,8 +64,8 @@ export interface LoupeState {
   notices: Notice[];
   /** Heads with known roles, outlined in the grid (filled by a later head-scores view). */
   headMarks: HeadMark[];
-  /** Log of what the user ran, for the Python export. */
-  history: string[];
+  /** Every analysis the user ran, with the interventions in force then, for the Python export (journal.ts). */
+  journal: JournalEntry[];
   /** The Analyses panel: patching, attribution, head roles, QK/OV. */
   analysis: AnalysisState;
   /** The Features panel: sparse-autoencoder features of the run, cards, searches. */
@@ -80,7 +81,7 @@ export const initialState: LoupeState = {
   answer: ' Mary', wrong: ' John', answerError: null, corruptPrompt: DEFAULT_CORRUPT, savedRuns: [], sources: {}, vectors: [],
   steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because',
     source: 'prompts', token: ' love', neuronLayer: 10, neuronIndex: 0 },
-  gen: null, notices: [], headMarks: [], history: [], analysis: initialAnalysis, features: initialFeatures,
+  gen: null, notices: [], headMarks: [], journal: [], analysis: initialAnalysis, features: initialFeatures,
   tabs: ['head', 'lens'],
 };
 
