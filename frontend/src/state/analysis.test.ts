@@ -2,8 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { encodeTensor } from '../api/codec';
 import type { AnalyzeResultMsg, AnalyzeRowMsg } from '../api/wire';
 import { applyPatchResult, applyPatchRow, dlaView, newPatch, qkovView, roleMarks, roleScores, topCells } from './analysis';
-import { pythonScript } from './exporters';
-import { initialState } from './store';
 
 const row = (index: number, effect: number[]): AnalyzeRowMsg => ({
   type: 'analyze.row', id: 'a1', kind: 'patch', index, label: `L${index}`, effect: encodeTensor(effect, [effect.length]), metric: encodeTensor(effect, [effect.length]), n_rows: 3,
@@ -57,11 +55,5 @@ describe('analysis results', () => {
     const v = qkovView({ type: 'analyze.result', id: 'q', kind: 'qk_ov', layer: 23, head: 3, ov_top: pairs, ov_bottom: pairs, qk_top: pairs, copying_score: -0.15, qk_same_token_score: 0.2, ov_self_top5: 0.01 });
     expect(v.ovTop[0]).toEqual({ src: ' John', dst: ' Mary', value: 2.5 });
     expect(v.copying).toBe(-0.15);
-  });
-  it('the Python export replays the analyses', () => {
-    const p = { ...newPatch('a1', 'heads', 'When Mary and John, Mary', 2, 2, ['a', 'b', 'c']), status: 'done' as const };
-    const code = pythonScript({ ...initialState, analysis: { ...initialState.analysis, patch: p, dla: { answer: ' Mary', wrong: ' John', bars: [], total: 1, actual: 1 } } }, 'ws://x/ws');
-    expect(code).toContain('lo.stream("analyze", kind="patch", prompt=PROMPT, corrupt="When Mary and John, Mary", answer=ANSWER, wrong=WRONG, over="heads")');
-    expect(code).toContain('kind="dla"');
   });
 });
