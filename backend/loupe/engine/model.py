@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import PreTrainedModel
 
+from loupe.engine.generate import generate as _generate
 from loupe.engine.plan import PassParts
+from loupe.engine.runner import run as _run
 from loupe.engine.turns import Turns
 from loupe.errors import LoupeError
 from loupe.hooks import attention
@@ -167,14 +169,8 @@ class HookedModel:
         """What `run` adds to a forward pass: nothing (a wrapper of the model adds its interventions)."""
         return PassParts(self)
 
-    def run(self, inputs: Inputs, **kwargs: Any) -> Any:
-        """Run with capture and interventions; see `loupe.engine.runner.run` for the arguments."""
-        from loupe.engine.runner import run
-
-        return run(self, inputs, **kwargs)
-
-    def generate(self, prompt: str | Sequence[str], **kwargs: Any) -> Iterator[Any]:
-        """Stream generated tokens; see `loupe.engine.generate.generate` for the arguments."""
-        from loupe.engine.generate import generate
-
-        return generate(self, prompt, **kwargs)
+    # Runs and generation are functions of the model in their own modules; these are those functions as methods,
+    # with their full signatures: `model.run(...)` is `loupe.engine.runner.run(model, ...)` -> RunResult, and
+    # `model.generate(...)` is `loupe.engine.generate.generate(model, ...)` -> Iterator[GenStep].
+    run = _run
+    generate = _generate
