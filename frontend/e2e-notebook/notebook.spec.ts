@@ -24,7 +24,7 @@ async function runLastCell(page: Page): Promise<void> {
   await runCommand(page, 'notebook:run-cell');
 }
 
-test('the widget renders in JupyterLab and an alt-click ablation reaches the kernel', async ({ page }) => {
+test('the widget renders in JupyterLab, reads features, and an alt-click ablation reaches the kernel', async ({ page }) => {
   page.on('pageerror', (e) => console.log(`[pageerror] ${e.message}`));
   await page.goto(`/lab/tree/loupe_in_jupyter.ipynb?token=${JUPYTER_TOKEN}`);
   await expect(page.locator('.jp-Notebook .jp-Cell').last()).toBeVisible();
@@ -44,6 +44,19 @@ test('the widget renders in JupyterLab and an alt-click ablation reaches the ker
   // The static views of the later cells.
   await expect(page.getByTestId('loupe-static-attention').getByTestId('attention-grid')).toBeVisible();
   await expect(page.getByTestId('loupe-static-tokens').getByTestId('token-strip')).toHaveCount(4);
+
+  // The Features panel reads the run in the shipped SAE's features (the notebook attaches res10 to the
+  // kernel's model); a token's feature opens its card, and the card stays out of Jupyter's URL.
+  const features = widget.getByTestId('features-panel');
+  await expect(features).toContainText('res10');
+  await expect(features.getByTestId('feature-strip')).toHaveAttribute('data-rows', /^[1-9]/);
+  await features.getByTestId('token-feature').first().click();
+  await expect(features.getByTestId('feature-card')).toHaveAttribute('data-ready', 'yes');
+  expect(await features.getByTestId('feature-context').count()).toBeGreaterThanOrEqual(10);
+  await expect(features.getByTestId('feature-promoted').locator('.flogit-row')).toHaveCount(10);
+  expect(page.url()).not.toContain('feature=');
+  await features.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: screenshotPath('screenshot-notebook-features.png') });
 
   // Every cell ran: the last one shows the kernel's view of the session (nothing clicked yet).
   const lastOutput = page.locator('.jp-Notebook .jp-Cell').last().locator('.jp-OutputArea-output');

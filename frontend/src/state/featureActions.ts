@@ -30,7 +30,7 @@ export async function loadSaes(): Promise<void> {
     const r = await c.request<FeaturesListReply>({ type: 'features.list' });
     let want: FeatureRef | null = null;
     try {
-      want = featureFromSearch(window.location.search);
+      if (get().features.urlLink) want = featureFromSearch(window.location.search);
     } catch (e) {
       notify('bad_url', e instanceof Error ? e.message : String(e));
     }
@@ -113,7 +113,7 @@ async function pumpLabels(): Promise<void> {
 export async function openFeature(ref: FeatureRef): Promise<void> {
   const key = featureKey(ref);
   setF({ card: ref, tab: 'card', loading: key });
-  window.history.replaceState(null, '', withFeatureParam(window.location.href, ref));
+  if (get().features.urlLink) window.history.replaceState(null, '', withFeatureParam(window.location.href, ref));
   try {
     // A session's job queue is short: when it is full ("busy"), wait for a slot a few times.
     for (let attempt = 0; ; attempt++) {
@@ -135,7 +135,7 @@ export async function openFeature(ref: FeatureRef): Promise<void> {
 /** Close the card (and drop `?feature=` from the URL). */
 export function closeFeature(): void {
   setF({ card: null, tab: 'token' });
-  window.history.replaceState(null, '', withFeatureParam(window.location.href, null));
+  if (get().features.urlLink) window.history.replaceState(null, '', withFeatureParam(window.location.href, null));
 }
 
 /** Pin / unpin a feature in the heat strip. */

@@ -31,10 +31,12 @@ export interface FeatureState {
   search: SearchRecord | null;
   searches: SearchRecord[];
   steerMode: FeatureMode;
+  /** Whether the open card lives in the page's URL (`?feature=SAE:INDEX`); off in the notebook widget. */
+  urlLink: boolean;
 }
 
 export const initialFeatures: FeatureState = {
   saes: null, sae: null, k: 16, tab: 'token', card: null, info: {}, labels: {}, loading: null, pinned: [],
   searchBy: 'token', query: ' Paris', contrastA: 'I love this film\nWhat a wonderful day', contrastB: 'I hate this film\nWhat an awful day',
-  searching: false, search: null, searches: [], steerMode: 'add',
+  searching: false, search: null, searches: [], steerMode: 'add', urlLink: true,
 };

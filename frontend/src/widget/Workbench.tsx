@@ -1,6 +1,7 @@
 import { useLoupe } from '../state/store';
 import { AttentionDetail } from '../views/AttentionDetail';
 import { AttentionGrid } from '../views/AttentionGrid';
+import { FeaturesPanel } from '../views/features/FeaturesPanel';
 import { InterventionPanel } from '../views/InterventionPanel';
 import { LayerScrubber } from '../views/LayerScrubber';
 import { LogitLens } from '../views/LogitLens';
@@ -47,6 +48,7 @@ export function Workbench() {
         <InterventionPanel />
         <SteeringPanel />
       </div>
+      <FeaturesPanel />
     </div>
   );
 }

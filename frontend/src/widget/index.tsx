@@ -8,6 +8,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import appCss from '../app.css?inline';
 import { connect } from '../state/actions';
+import featuresCss from '../views/features/features.css?inline';
 import { set } from '../state/store';
 import type { InitializeProps, RenderProps, WidgetModel } from './anywidget';
 import { CommSocket } from './commSocket';
@@ -24,6 +25,7 @@ function syncFromKernel(model: WidgetModel): void {
 function initialize({ model }: InitializeProps): (() => void) | void {
   if (model.get('view') !== 'workbench') return;
   syncFromKernel(model);
+  set((s) => ({ features: { ...s.features, urlLink: false } })); // the notebook's URL is Jupyter's
   const onPrompt = () => set({ prompt: String(model.get('prompt') ?? '') });
   model.on('change:prompt', onPrompt);
   let socket: CommSocket | null = null;
@@ -40,7 +42,7 @@ function initialize({ model }: InitializeProps): (() => void) | void {
 function render({ model, el }: RenderProps): () => void {
   const shadow = el.shadowRoot ?? el.attachShadow({ mode: 'open' });
   const style = document.createElement('style');
-  style.textContent = scopeCss(appCss) + widgetCss;
+  style.textContent = scopeCss(appCss + featuresCss) + widgetCss;
   const mount = document.createElement('div');
   shadow.replaceChildren(style, mount);
   const root = createRoot(mount);

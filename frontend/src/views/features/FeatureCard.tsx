@@ -20,6 +20,7 @@ export function FeatureCard(_props: FeatureCardProps) {
   const loading = useLoupe((s) => s.features.loading);
   const pinned = useLoupe((s) => s.features.pinned);
   const tf = useLoupe((s) => s.run?.features);
+  const urlLink = useLoupe((s) => s.features.urlLink);
   if (!card) return <div className="empty">open a feature from a token, the heat strip or a search</div>;
   const key = featureKey(card);
   // The slider's scale: the dashboard's max, else the largest activation in this run.
@@ -32,7 +33,7 @@ export function FeatureCard(_props: FeatureCardProps) {
         <span className="spacer" />
         {info && <span className="muted small-text" data-testid="feature-ms">{info.max !== null ? `max ${info.max.toFixed(2)} · ` : ''}loaded in {info.ms.toFixed(0)} ms</span>}
         <button type="button" className="small" onClick={() => togglePin(card.index)}>{pinned.includes(card.index) ? 'unpin' : 'pin in strip'}</button>
-        <button type="button" className="small" title="copy a link to this card" onClick={() => void navigator.clipboard?.writeText(window.location.href)}>link</button>
+        {urlLink && <button type="button" className="small" title="copy a link to this card" onClick={() => void navigator.clipboard?.writeText(window.location.href)}>link</button>}
         <button type="button" className="icon small" aria-label="Close the card" onClick={closeFeature}>×</button>
       </header>
       {!info && loading === key && <div className="empty">loading the dashboard…</div>}

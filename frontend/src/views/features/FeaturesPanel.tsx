@@ -8,7 +8,6 @@ import { FeatureCard } from './FeatureCard';
 import { FeatureHeatStrip } from './FeatureHeatStrip';
 import { FeatureSearch } from './FeatureSearch';
 import { TokenFeatures } from './TokenFeatures';
-import './features.css';
 
 /** Props of the Features panel. */
 export interface FeaturesPanelProps {
@@ -72,7 +71,7 @@ export function FeaturesPanel({ rows = 8 }: FeaturesPanelProps) {
       {saes !== null && !sae && (
         <div className="empty" data-testid="features-none">
           {modelName} has no sparse autoencoder attached, so there are no features to show. Everything else works as before;
-          start the server with <code>--sae PATH</code> to add one.
+          start the server with <code>--sae PATH</code> (in a notebook: <code>model.add_sae(loupe.SAE.load(PATH))</code>) to add one.
         </div>
       )}
       {sae && (
