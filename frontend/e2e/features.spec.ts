@@ -52,6 +52,22 @@ test('a token opens a feature whose card shows its top contexts in colour', asyn
   await again.close();
 });
 
+test('an SAE without a dashboard: its card says so and still shows its logit effects', async ({ page }) => {
+  await ready(page);
+  await page.getByLabel('Sparse autoencoder').selectOption('bare');
+  await expect(page.getByTestId('features-panel')).toContainText('bare: 1024 features');
+  // The re-run that reads the new SAE's features replaces the token list.
+  await expect(page.getByTestId('token-feature').first()).toHaveAttribute('data-sae', 'bare');
+  await page.getByTestId('token-feature').first().click();
+  const card = page.getByTestId('feature-card');
+  await expect(card).toHaveAttribute('data-ready', 'yes');
+  await expect(card).toHaveAttribute('data-feature', /^bare:/);
+  await expect(page.getByTestId('feature-no-dashboard')).toContainText('This SAE has no dashboard');
+  await expect(page.getByTestId('feature-promoted').locator('.flogit-row')).toHaveCount(10);
+  await expect(page.getByTestId('feature-context')).toHaveCount(0);
+  await expect(page.getByTestId('feature-label')).toContainText('→ ');
+});
+
 test('search by token returns features', async ({ page }) => {
   await ready(page);
   await page.getByTestId('ftab-search').click();

@@ -1,4 +1,5 @@
-"""Build the SAE the e2e suite serves, unless OUT already holds it.
+"""Build the SAE the e2e suite serves, unless OUT already holds it, and OUT-bare: the same SAE without its
+dashboard (the UI's case of an SAE that has none).
 
     ../.venv/bin/python e2e/make_sae.py OUT
 
@@ -11,6 +12,7 @@ so the UI is tested against a real server, real runs and real dashboards without
 from __future__ import annotations
 
 import pydoc_data.topics
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,8 +36,15 @@ def corpus(model: loupe.HookedModel) -> torch.Tensor:
 
 
 def main(out: Path) -> None:
-    if (out / "cfg.json").is_file() and (out / "dashboard.json").is_file():
-        return
+    if not ((out / "cfg.json").is_file() and (out / "dashboard.json").is_file()):
+        build(out)
+    bare = out.with_name(out.name + "-bare")
+    bare.mkdir(exist_ok=True)
+    for name in ("cfg.json", "sae_weights.safetensors"):
+        shutil.copyfile(out / name, bare / name)
+
+
+def build(out: Path) -> None:
     t0 = time.perf_counter()
     model = loupe.load()
     gen = torch.Generator().manual_seed(0)

@@ -42,7 +42,7 @@ export function TokenFeatures({ rows = 10 }: TokenFeaturesProps) {
           const ref = { sae: tf.sae, index: a.index };
           return (
             <li key={a.index} className="fbar-row">
-              <button type="button" className="link-row fbar" data-testid="token-feature" data-index={a.index} onClick={() => void openFeature(ref)}
+              <button type="button" className="link-row fbar" data-testid="token-feature" data-sae={tf.sae} data-index={a.index} onClick={() => void openFeature(ref)}
                 title={`open feature ${tf.sae}:${a.index}`}>
                 <span className="fchip-id">#{a.index}</span>
                 <span className="fbar-track"><span style={{ width: `${(100 * a.value) / max}%` }} /></span>
