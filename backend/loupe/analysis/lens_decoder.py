@@ -48,7 +48,7 @@ class LensDecoder:
     ROWS = 1024  # rows decoded at a time (bounds the [rows, d_vocab] logits)
 
     def __init__(self, model: HookedModel, fast: bool | None = None) -> None:
-        self.model = model
+        self.tokenizer = model.tokenizer  # no reference to `model`: see `lens_decoder`
         self.norm: nn.Module = model.adapter.module(model.hf, "final_norm")
         head = model.hf.get_output_embeddings()
         assert head is not None
@@ -74,7 +74,7 @@ class LensDecoder:
     def logits(self, resid: torch.Tensor) -> torch.Tensor:
         """The full float32 lens logits [..., d_vocab] of `resid` [..., d_model]."""
         with torch.no_grad():
-            return self.model.unembed(resid.to(self.weight.dtype)).float()
+            return self.head.forward(self.normed(resid)).float()
 
     def decode(self, resid: torch.Tensor, k: int = 1, target: int | None = None, normed: bool = False) -> Decoded:
         """Exact top-k (k <= d_vocab) of every row of `resid` [..., d_model] (already normed: `normed`), as rows."""
@@ -183,20 +183,24 @@ class LensDecoder:
         """Decoded text of token ids, cached per id."""
         missing = [i for i in set(ids) if i not in self._strings]
         if missing:
-            self._strings.update(zip(missing, self.model.decode_each(missing), strict=True))
+            self._strings.update((i, self.tokenizer.decode([i])) for i in missing)
         return [self._strings[i] for i in ids]
 
 
-_DECODERS: weakref.WeakKeyDictionary[HookedModel, LensDecoder] = weakref.WeakKeyDictionary()
+_DECODERS: weakref.WeakKeyDictionary[nn.Module, LensDecoder] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
 def lens_decoder(model: HookedModel) -> LensDecoder:
-    """The model's one shared decoder, made on first use (it times the bf16 product and keeps a bf16 copy)."""
+    """The model's one shared decoder, made on first use (it times the bf16 product and keeps a bf16 copy).
+
+    Keyed by the weights (`model.hf`), not by `model`: a wrapper such as the server's per-job `SessionModel`
+    gets the same decoder instead of a new one (and 54 MB bf16 copy) each time, and as the decoder holds
+    no reference to its key, it goes when the weights go."""
     with _LOCK:
-        decoder = _DECODERS.get(model)
+        decoder = _DECODERS.get(model.hf)
         if decoder is None:
-            decoder = _DECODERS[model] = LensDecoder(model)
+            decoder = _DECODERS[model.hf] = LensDecoder(model)
         return decoder
 
 

@@ -184,6 +184,7 @@ class Scheduler:
                 self._last_keys = frozenset(r.key for r in batch)
             if batch:
                 self._run(batch)
+            del batch  # wait for the next one without keeping this one's requests (sessions, results) alive
 
     def _gather(self) -> None:
         """After a batch of several keys, wait (at most `gather_s`) until each of them has a request queued."""

@@ -1,0 +1,65 @@
+"""Nothing a job or a session held stays behind once it is over (issue 10: the server's RSS kept growing
+in bench/soak_hostile.py). Checked on the objects themselves (gc), not on RSS, which the allocator keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Callable
+
+from loupe.analysis.lens_decoder import LensDecoder, lens_decoder
+from loupe.server.analyses_base import SessionModel
+from loupe.server.session import Session
+from tests.server.conftest import Server
+from tests.server.wire import Raw
+
+PROMPT = "When Mary and John went to the store, John gave a drink to"
+
+
+async def eventually(count: Callable[[], int], want: int) -> int:
+    """`count()` once it equals `want` (or after 10 s: the last value), collecting garbage in between."""
+    got = -1
+    for _ in range(100):
+        gc.collect()
+        got = count()
+        if got == want:
+            break
+        await asyncio.sleep(0.1)
+    return got
+
+
+def alive(kind: type) -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, kind))
+
+
+async def test_analyses_share_the_models_lens_decoder_and_keep_nothing(server: Server) -> None:
+    """Each `analyze` sees the model through a per-job `SessionModel`; the lens decoder (with its 54 MB bf16
+    copy of SmolLM2's unembedding) must be the model's one, not a new one per job kept forever."""
+    weight = server.model.hf.get_output_embeddings().weight.data_ptr()
+
+    def decoders() -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, LensDecoder) and o.weight.data_ptr() == weight)
+
+    lens_decoder(server.model)
+    c = await Raw.connect(server.url)
+    for i in range(3):
+        message = {"type": "analyze", "id": i, "kind": "logit_lens", "prompt": PROMPT, "k": 3}
+        frames = await c.request(message, streaming=True)
+        assert frames[-1]["type"] == "done" and not frames[-1]["cancelled"], frames[-1]
+    await c.close()
+    assert await eventually(decoders, 1) == 1
+    assert await eventually(lambda: alive(SessionModel), 0) == 0
+
+
+async def test_closed_sessions_are_freed(server: Server) -> None:
+    before = await eventually(lambda: alive(Session), 0)
+    clients = [await Raw.connect(server.url) for _ in range(4)]
+    for i, c in enumerate(clients):
+        frames = await c.request({"type": "run", "id": i, "prompt": PROMPT}, streaming=True)
+        assert frames[-1]["type"] == "done"
+        [saved] = await c.request({"type": "runs.save", "id": "s", "name": "r", "prompt": PROMPT}, streaming=False)
+        assert saved["type"] == "runs"
+    assert alive(Session) == before + 4
+    for c in clients:
+        await c.close()
+    assert await eventually(lambda: alive(Session), before) == before
