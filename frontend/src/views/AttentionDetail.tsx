@@ -6,7 +6,7 @@ import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 import { RunBadge } from './RunBadge';
-import { tipStyle } from './tip';
+import { Tooltip } from './Tooltip';
 import { useSize } from './useSize';
 
 /** Props of the enlarged head view. */
@@ -85,9 +85,9 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
           onMouseLeave={() => setHover(null)}
         />
         {hover && detail && (
-          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)} data-testid="attention-hover">
+          <Tooltip x={hover.x} y={hover.y} testId="attention-hover">
             <b>{showToken(detail.strTokens[hover.q])}</b> → <b>{showToken(detail.strTokens[hover.k])}</b>: {hover.k > hover.q ? 'masked' : v.toFixed(3)}
-          </div>
+          </Tooltip>
         )}
       </div>
     </Panel>

@@ -7,7 +7,7 @@ import { setupCanvas } from '../viz/heatmap';
 import { fmtProb, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 import { RunBadge } from './RunBadge';
-import { tipStyle } from './tip';
+import { Tooltip } from './Tooltip';
 import { useSize } from './useSize';
 
 /** Props of the attention grid. */
@@ -82,7 +82,7 @@ export function AttentionGrid({ marks }: AttentionGridProps) {
           }}
         />
         {hover && (
-          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)}>
+          <Tooltip x={hover.x} y={hover.y} testId="attentiongrid-tip">
             <b>L{hover.layer} H{hover.head}</b>
             {ablated.has(`${hover.layer}:${hover.head}`) ? ' · ablated' : ''}
             {(() => {
@@ -90,7 +90,7 @@ export function AttentionGrid({ marks }: AttentionGridProps) {
               return f && run ? <div className="muted">last token → {showToken(run.strTokens[f.pos] ?? '')} {fmtProb(f.value)} <small>(pos 0 aside)</small></div> : null;
             })()}
             {(marks ?? storeMarks).filter((m) => m.layer === hover.layer && m.head === hover.head).map((m) => ` · ${m.label ?? ''}`)}
-          </div>
+          </Tooltip>
         )}
       </div>
     </Panel>

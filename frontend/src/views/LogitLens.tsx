@@ -7,7 +7,7 @@ import { setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, fmtProb, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 import { RunBadge } from './RunBadge';
-import { tipStyle } from './tip';
+import { Tooltip } from './Tooltip';
 import { GRID_LEFT, useLayerGrid } from './useLayerGrid';
 import { useSize } from './useSize';
 
@@ -117,12 +117,12 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
           onMouseLeave={() => setHover(null)}
         />
         {hover && hd && hd.lensTop1 && hd.lensProb && run && (
-          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)}>
+          <Tooltip x={hover.x} y={hover.y} testId="logitlens-tip">
             L{hover.l} after <b>{showToken(run.strTokens[hover.p])}</b>: <b>{showToken(hd.lensTop1[hover.p])}</b> {fmtProb(hd.lensProb[hover.p])}
             {hover.p === T - 1 && hd.lensTop5 && (
               <div className="muted">{hd.lensTop5.map((t) => `${showToken(t.str)} ${fmtProb(t.prob)}`).join('  ')}</div>
             )}
-          </div>
+          </Tooltip>
         )}
       </div>
     </Panel>

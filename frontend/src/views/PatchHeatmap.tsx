@@ -8,7 +8,7 @@ import { colLabelHeight, drawColLabels, measureCtx } from '../viz/axes';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, showToken } from '../viz/scales';
 import { Legend } from './Legend';
-import { tipStyle } from './tip';
+import { Tooltip } from './Tooltip';
 import { useSize } from './useSize';
 
 /** Props of the patching heatmap. */
@@ -124,10 +124,10 @@ export function PatchHeatmap({ range = 1, rowHeight = 12 }: PatchHeatmapProps) {
             activation from the corrupt run into the clean run.</p>
         )}
         {hover && patch && (
-          <div className="tooltip" style={tipStyle(hover.x, hover.y, w)}>
+          <Tooltip x={hover.x} y={hover.y} testId="patchheatmap-tip">
             <b>{patch.rowLabels[hover.r]} {patch.colLabels[hover.c]}{patch.over === 'resid' ? ` ${showToken(labels[hover.c] ?? '')}` : ''}</b>{' '}
             {hover.r < patch.rowsDone ? `effect ${patch.effect[hover.r * patch.cols + hover.c].toFixed(3)}` : 'pending'}
-          </div>
+          </Tooltip>
         )}
       </div>
       {patch && <Legend css={DIVERGING_LUT.css} lo={`−${range}`} mid="0" hi={`+${range}`} title="effect: 0 = clean behaviour, 1 = the corrupt prompt’s (same scale for every sweep)" testId="patch-legend" />}

@@ -7,7 +7,7 @@ import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, robustExtent, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 import { RunBadge } from './RunBadge';
-import { tipStyle } from './tip';
+import { Tooltip } from './Tooltip';
 import { GRID_LEFT, useLayerGrid } from './useLayerGrid';
 import { useSize } from './useSize';
 
@@ -77,9 +77,9 @@ export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
           onMouseLeave={() => setHover(null)}
         />
         {hover && norms && run && Number.isFinite(norms[hover.l * T + hover.p]) && (
-          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)}>
+          <Tooltip x={hover.x} y={hover.y} testId="residualview-tip">
             L{hover.l} · <b>{showToken(run.strTokens[hover.p])}</b> · ‖x‖ = {norms[hover.l * T + hover.p].toFixed(1)}
-          </div>
+          </Tooltip>
         )}
       </div>
     </Panel>

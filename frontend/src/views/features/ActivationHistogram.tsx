@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { histogramBars } from '../../state/features';
 import { setupCanvas } from '../../viz/heatmap';
-import { tipStyle } from '../tip';
+import { Tooltip } from '../Tooltip';
 import { useSize } from '../useSize';
 
 /** Props of the activation histogram. */
@@ -53,9 +53,9 @@ export function ActivationHistogram({ histogram, density, height = 84 }: Activat
           }}
           onMouseLeave={() => setHover(null)} />
         {b && hover && (
-          <div className="tooltip" style={tipStyle(hover.x, hover.y, width)}>
+          <Tooltip x={hover.x} y={hover.y}>
             {b.x0.toFixed(2)} – {b.x1.toFixed(2)}: <b>{b.count}</b> tokens
-          </div>
+          </Tooltip>
         )}
       </div>
     </div>

@@ -6,7 +6,7 @@ import { colLabelHeight, drawColLabels, drawLegend, drawRowLabels, measureCtx } 
 import { makeLut } from '../../viz/colour';
 import { drawHeatmap, setupCanvas } from '../../viz/heatmap';
 import { bandIndexAt, bandScale, showToken } from '../../viz/scales';
-import { tipStyle } from '../tip';
+import { Tooltip } from '../Tooltip';
 import { useSize } from '../useSize';
 import { featureInterp } from './colours';
 
@@ -105,10 +105,10 @@ export function FeatureHeatStrip({ rows = 8, rowHeight = 16 }: FeatureHeatStripP
         }}
       />
       {hover && tf && matrix && tokens && (
-        <div className="tooltip" style={tipStyle(hover.x, hover.y, width)}>
+        <Tooltip x={hover.x} y={hover.y}>
           <b>#{feats[hover.r]}</b> {labelOf(labels, { sae: tf.sae, index: feats[hover.r] })}
           {hover.t >= 0 ? <> · “{showToken(tokens[hover.t])}” = {matrix[hover.r * tf.T + hover.t].toFixed(2)}</> : <> · click to open its card</>}
-        </div>
+        </Tooltip>
       )}
     </div>
   );

@@ -1,0 +1,58 @@
+import { expect, test, type Locator, type Page } from '@playwright/test';
+import { layerCount, waitForRun } from './helpers';
+
+let L = 30;
+
+async function open(page: Page): Promise<void> {
+  page.on('pageerror', (e) => {
+    throw e;
+  });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto('/');
+  await expect(page.getByTestId('connection')).toHaveText(/connected/);
+  L = await layerCount(page);
+  await waitForRun(page, L);
+}
+
+/** Hover the bottom-right corner of what is visible of `canvas` inside its scrolling panel. */
+async function hoverVisibleCorner(page: Page, canvas: Locator, scroller: Locator, inset = 6): Promise<void> {
+  const c = (await canvas.boundingBox())!;
+  const s = (await scroller.boundingBox())!;
+  const right = Math.min(c.x + c.width, s.x + s.width, 1280) - inset;
+  const bottom = Math.min(c.y + c.height, s.y + s.height, 800) - 20;
+  await page.mouse.move(right, bottom);
+}
+
+test('tooltips at the bottom-right edge of a panel stay whole on screen', async ({ page }) => {
+  await open(page);
+  const grid = page.getByTestId('attention-grid');
+  await hoverVisibleCorner(page, grid.locator('canvas').first(), grid, 16);
+  await expect(page.getByTestId('attentiongrid-tip')).toBeInViewport({ ratio: 1 });
+  await page.getByTestId('tab-lens').click();
+  const lens = page.getByTestId('logit-lens');
+  await hoverVisibleCorner(page, lens.locator('canvas').first(), page.locator('.tab-body:visible').first());
+  await expect(page.getByTestId('logitlens-tip')).toBeInViewport({ ratio: 1 });
+});
+
+test('an intervention description is shown whole, position included, and a long prompt keeps every token chip reachable', async ({ page }) => {
+  await open(page);
+  await page.getByTestId('save-source').click();
+  await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”: 14 tokens');
+  await page.getByTestId('token-strip').getByRole('option').nth(9).click();
+  await page.getByLabel('Patch layer').fill('8');
+  await page.getByTestId('add-patch').click();
+  const desc = page.getByTestId('intervention-list').locator('.desc').first();
+  await expect(desc).toHaveText('patch L8 resid_post from “corrupt” @pos 9');
+  expect(await desc.evaluate((e) => e.scrollWidth <= e.clientWidth + 1)).toBe(true);
+  await desc.scrollIntoViewIfNeeded();
+  await expect(desc).toBeInViewport({ ratio: 1 });
+  const box = page.getByTestId('prompt-input');
+  await box.fill('one two three four five six seven eight nine ten '.repeat(8).trim());
+  await box.press('Enter');
+  await waitForRun(page, L);
+  const chips = page.getByTestId('token-strip').getByRole('option');
+  await expect(chips).toHaveCount(80);
+  await chips.last().scrollIntoViewIfNeeded();
+  await expect(chips.last()).toBeInViewport({ ratio: 1 });
+  await expect(page.getByTestId('prompt-input')).toBeInViewport(); // the strip scrolls, not the page
+});
