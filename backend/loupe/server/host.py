@@ -26,6 +26,7 @@ from loupe.engine.scheduler import Scheduler
 from loupe.engine.turns import as_key
 from loupe.errors import Cancelled
 from loupe.hooks.context import LayerCallback
+from loupe.server.clean_logits import CleanLogits
 from loupe.server.limits import Limits
 from loupe.server.protocol import Request
 from loupe.server.state import LastRun, SessionState, Snapshot
@@ -48,6 +49,7 @@ class Host:
         self.lens = lens_decoder(model)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
         self.scheduler = Scheduler(model, layer_hook=BatchLens(self.lens)) if batching else None
+        self.clean = CleanLogits()
 
     async def execute(self, fn: Callable[[], T], key: str) -> T:
         """Run `fn` on a worker thread; its forward passes take turns with other sessions' as `key`."""
@@ -70,12 +72,15 @@ class Host:
         slot: LensSlot | None = None,
     ) -> tuple[RunResult, torch.Tensor]:
         """The intervened run of `tokens` [1, pos] (streamed to `on_layer`, row 0 of its tensors) and the
-        clean run's last-position logits; batched with other sessions' runs when there is a scheduler.
+        clean run's last-position logits (from `clean` when the prompt ran before: then no clean twin row);
+        batched with other sessions' runs when there is a scheduler.
         `stream` points reach `on_layer` only, so per-layer summaries do not pile up in memory; `slot` receives
         the row's lens, decoded with the whole batch's."""
         intervened = bool(snapshot.interventions)
+        known = self.clean.get(tokens) if intervened else None
+        twin = intervened and known is None  # the clean logits must be computed alongside
         if self.scheduler is None:
-            batch = tokens.repeat(2, 1) if intervened else tokens
+            batch = tokens.repeat(2, 1) if twin else tokens
             res = self.model.run(
                 batch,
                 capture=capture,
@@ -86,23 +91,28 @@ class Host:
                 cancel=cancel,
                 stream=stream,
             )
-            return res, res.logits[-1, -1]
-        with self.scheduler.together():  # the clean row rides in the same forward pass
-            main = self.scheduler.submit(
-                key,
-                tokens,
-                capture,
-                snapshot.interventions,
-                on_layer,
-                snapshot.sources,
-                snapshot.vectors,
-                cancel,
-                stream,
-                slot,
-            )
-            clean = self.scheduler.submit(key, tokens, cancel=cancel) if intervened else None
-        res = _wait(main, cancel)
-        return res, (_wait(clean, cancel) if clean is not None else res).logits[0, -1]
+            clean = res.logits[-1, -1]
+        else:
+            with self.scheduler.together():  # the clean row rides in the same forward pass
+                main = self.scheduler.submit(
+                    key,
+                    tokens,
+                    capture,
+                    snapshot.interventions,
+                    on_layer,
+                    snapshot.sources,
+                    snapshot.vectors,
+                    cancel,
+                    stream,
+                    slot,
+                )
+                other = self.scheduler.submit(key, tokens, cancel=cancel) if twin else None
+            res = _wait(main, cancel)
+            clean = (_wait(other, cancel) if other is not None else res).logits[0, -1]
+        if known is not None:
+            return res, known
+        self.clean.put(tokens, clean)
+        return res, clean
 
     def close(self) -> None:
         if self.scheduler is not None:
