@@ -8,8 +8,8 @@ import gc
 from collections.abc import Callable
 
 from loupe.analysis.lens_decoder import LensDecoder, lens_decoder
-from loupe.server.analyses_base import SessionModel
 from loupe.server.session import Session
+from loupe.server.session_model import SessionModel
 from tests.server.conftest import Server
 from tests.server.wire import Raw
 
