@@ -101,6 +101,30 @@ def test_bad_requests_fail_alone_and_cancel_works(make_pair) -> None:
         scheduler.close()
 
 
+def test_forget_drops_a_keys_queued_requests_at_once(make_pair) -> None:
+    """A session that ends takes its runs out of the queue now, not when their round-robin turn comes."""
+    model, _ = make_pair("llama")
+    scheduler = Scheduler(model)
+    gate = threading.Event()
+    try:
+        blocker = scheduler.submit("z", "warm", on_layer=lambda _l, _t: gate.wait(30))
+        while scheduler.pending():  # the worker holds the blocker's batch: what follows stays queued
+            time.sleep(0.01)
+        gone = [scheduler.submit("a", "hello there") for _ in range(3)]
+        kept = scheduler.submit("b", "hello there")
+        assert scheduler.pending("a") == 3
+        scheduler.forget("a")
+        assert scheduler.pending("a") == 0 and scheduler.pending("b") == 1
+        for f in gone:
+            with pytest.raises(loupe.Cancelled):
+                f.result(timeout=1)
+        gate.set()
+        assert kept.result(timeout=30).logits.shape[1] == 2 and blocker.result(timeout=30) is not None
+    finally:
+        gate.set()
+        scheduler.close()
+
+
 def test_round_robin_is_fair_across_keys(make_pair) -> None:
     model, _ = make_pair("llama")
     scheduler = Scheduler(model, max_rows=2)

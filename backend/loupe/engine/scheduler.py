@@ -136,6 +136,14 @@ class Scheduler:
                 return len(self._queues.get(key, ()))
             return sum(len(q) for q in self._queues.values())
 
+    def forget(self, key: str) -> None:
+        """Drop every queued request of `key` (a session that ended) now, not when its turn comes: a queued
+        request holds its session's job, and through it everything that session kept."""
+        with self._cv:
+            queue = self._queues.pop(key, deque())
+        for request in queue:
+            request.future.set_exception(Cancelled("the session ended"))
+
     def close(self) -> None:
         with self._cv:
             self._closed = True

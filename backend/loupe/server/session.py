@@ -96,6 +96,8 @@ class Session:
                 t.cancel()
             self.jobs.clear()
             self._queue.clear()
+            if self.host.scheduler is not None:
+                self.host.scheduler.forget(self.id)  # its runs waiting for a batch
             self.state = SessionState(self.host.model, self.host.limits)  # saved runs, vectors, patterns: freed
 
     async def _receive_loop(self) -> None:
