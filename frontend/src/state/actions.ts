@@ -109,7 +109,8 @@ async function startRun(): Promise<void> {
     // Same prompt (an intervention changed): keep the last predictions until the new ones land.
     Object.assign(run, { strTokens: prev.strTokens, groups: prev.groups, tokenIds: prev.tokenIds, topK: prev.topK, clean: prev.clean, logitDiff: prev.logitDiff, features: prev.features });
   }
-  const samePrompt = prev?.prompt === prompt;
+  // The first run of the page (prev null) keeps a focus restored from the address.
+  const samePrompt = !prev || prev.prompt === prompt;
   const prevDetail = s.detail;
   // A new prompt: the old head pattern and token focus belong to other tokens.
   set({ run, scrub: null, playing: false, ...(samePrompt ? {} : { focusPos: null, detail: null }) });

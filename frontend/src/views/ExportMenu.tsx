@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { defaultWsUrl } from '../api/client';
+import { copyLink } from '../state/address';
 import { download, exportJson, pythonScript } from '../state/exporters';
 import { get, notify, useLoupe } from '../state/store';
 import { composePng } from '../viz/exportPng';
@@ -11,7 +12,7 @@ function stamp(): string {
   return new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
 }
 
-/** Export ▾: the current view as PNG, the captured data as JSON, the session as a Python script. */
+/** Export ▾: the current view as PNG, the captured data as JSON, the session as a Python script, a link to the session. */
 export function ExportMenu(_props: ExportMenuProps) {
   const [open, setOpen] = useState(false);
   const hasRun = useLoupe((s) => !!s.run && s.run.layersDone > 0);
@@ -43,6 +44,7 @@ export function ExportMenu(_props: ExportMenuProps) {
           <button type="button" role="menuitem" data-testid="export-png" onClick={png}>view as PNG</button>
           <button type="button" role="menuitem" data-testid="export-json" onClick={json}>captured data as JSON</button>
           <button type="button" role="menuitem" data-testid="export-python" onClick={script}>session as Python script</button>
+          <button type="button" role="menuitem" data-testid="copy-link" onClick={act(copyLink)}>copy link to this session</button>
         </div>
       )}
     </div>
