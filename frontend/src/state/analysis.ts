@@ -5,8 +5,11 @@
 import { decodeTensor, type Tensor } from '../api/codec';
 import type { AnalyzeResultMsg, AnalyzeRowMsg, WireTensor } from '../api/wire';
 import type { HeadMark } from '../viz/attentionGrid';
+import type { CompositionView } from './composition';
 
 export type PatchOver = 'heads' | 'resid' | 'layers';
+/** Activation patching (one patched run per cell) or attribution patching (its first-order estimate from one forward + one backward pass). */
+export type PatchMethod = 'exact' | 'attribution';
 
 export interface Labeled { label: string; value: number }
 
@@ -14,6 +17,7 @@ export interface Labeled { label: string; value: number }
 export interface PatchView {
   id: string;
   over: PatchOver;
+  method: PatchMethod;
   corrupt: string;
   rows: number;
   cols: number;
@@ -45,17 +49,19 @@ export interface QkOvView {
 
 export interface AnalysisState {
   over: PatchOver;
+  method: PatchMethod;
   patch: PatchView | null;
   dla: DlaView | null;
   roles: RoleScores | null;
   showRoles: boolean;
   qkov: QkOvView | null;
+  composition: CompositionView | null;
   /** Which analysis is being computed ("dla", "roles", "qkov"), for spinners. */
   busy: string | null;
 }
 
 export const initialAnalysis: AnalysisState = {
-  over: 'heads', patch: null, dla: null, roles: null, showRoles: true, qkov: null, busy: null,
+  over: 'heads', method: 'exact', patch: null, dla: null, roles: null, showRoles: true, qkov: null, composition: null, busy: null,
 };
 
 /** Row and column labels of a sweep, as the server names them (proto/README.md, analyze patch). */
@@ -67,10 +73,10 @@ export function patchGrid(over: PatchOver, nLayers: number, nHeads: number, nPos
 }
 
 /** An empty heatmap for a sweep that is about to start. */
-export function newPatch(id: string, over: PatchOver, corrupt: string, nLayers: number, nHeads: number, tokens: string[]): PatchView {
+export function newPatch(id: string, over: PatchOver, corrupt: string, nLayers: number, nHeads: number, tokens: string[], method: PatchMethod = 'exact'): PatchView {
   const { rowLabels, colLabels } = patchGrid(over, nLayers, nHeads, tokens.length);
   return {
-    id, over, corrupt, rows: rowLabels.length, cols: colLabels.length, rowLabels, colLabels, tokens,
+    id, over, method, corrupt, rows: rowLabels.length, cols: colLabels.length, rowLabels, colLabels, tokens,
     effect: new Float32Array(rowLabels.length * colLabels.length).fill(NaN), rowsDone: 0, status: 'running', top: [],
   };
 }

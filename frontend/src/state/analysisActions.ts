@@ -7,6 +7,7 @@ import { ServerError } from '../api/client';
 import type { AnalyzeMsg, AnalyzeResultMsg, AnalyzeRowMsg, ServerMsg, VectorsReply } from '../api/wire';
 import { currentClient } from './actions';
 import { applyPatchResult, applyPatchRow, dlaView, newPatch, qkovView, roleMarks, roleScores, type AnalysisState } from './analysis';
+import { compositionView } from './composition';
 import { record } from './journal';
 import { get, notify, set } from './store';
 
@@ -43,26 +44,28 @@ async function analyze(fields: AnalyzeFields, onRow?: (m: AnalyzeRowMsg) => void
   return result;
 }
 
-/** Run a patching sweep clean (prompt box) vs corrupt; the heatmap fills in row by row. */
+/** Run a patching sweep clean (prompt box) vs corrupt; an exact sweep fills in row by row, an attribution estimate at once. */
 export async function runPatch(): Promise<void> {
   const c = currentClient();
   const s = get();
   if (!c?.isOpen || !s.model) return;
   if (s.analysis.patch?.status === 'running') c.cancel(s.analysis.patch.id);
   const id = c.nextId('a');
-  const over = s.analysis.over;
-  setA({ patch: newPatch(id, over, s.corruptPrompt, s.model.n_layers, s.model.n_heads, s.run?.strTokens ?? []) });
+  const { over, method } = s.analysis;
+  setA({ patch: newPatch(id, over, s.corruptPrompt, s.model.n_layers, s.model.n_heads, s.run?.strTokens ?? [], method) });
   const upd = (f: (p: NonNullable<AnalysisState['patch']>) => NonNullable<AnalysisState['patch']>) =>
     setA((a) => (a.patch && a.patch.id === id ? { patch: f(a.patch) } : {}));
   const t0 = performance.now();
   try {
     const res = await analyze(
-      { kind: 'patch', prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over, batch_size: over === 'heads' ? s.model.n_heads * 2 : 16 },
+      method === 'exact'
+        ? { kind: 'patch', prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over, batch_size: over === 'heads' ? s.model.n_heads * 2 : 16 }
+        : { kind: 'attribution_patching', prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over },
       (m) => upd((p) => applyPatchRow(p, m)),
       id,
     );
     upd((p) => (res ? { ...applyPatchResult(p, res), ms: performance.now() - t0 } : { ...p, status: 'cancelled' }));
-    if (res) record({ kind: 'patch', prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over, interventions: s.interventions });
+    if (res) record({ kind: 'patch', method, prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over, interventions: s.interventions });
   } catch (e) {
     upd((p) => ({ ...p, status: 'error', error: e instanceof Error ? e.message : String(e) }));
   }
@@ -119,6 +122,15 @@ export async function loadQkOv(layer?: number, head?: number): Promise<void> {
   if (!res) return;
   setA({ qkov: qkovView(res) });
   record({ kind: 'qk_ov', layer: l, head: h });
+}
+
+/** Q/K/V composition scores between every pair of heads (computed once per server). */
+export async function loadComposition(): Promise<void> {
+  if (get().analysis.composition) return;
+  const res = await busy('composition', () => analyze({ kind: 'composition' }));
+  if (!res) return;
+  setA({ composition: compositionView(res) });
+  record({ kind: 'composition' });
 }
 
 /** A steering vector from a token's embedding or an MLP neuron's output row, saved as "steer". */

@@ -3,14 +3,15 @@
  * it ran, so the exported script replays each one as it was (not under the final interventions).
  */
 import type { Intervention, WireTensor } from '../api/wire';
-import type { PatchOver } from './analysis';
+import type { PatchMethod, PatchOver } from './analysis';
 import { set } from './store';
 
 /** One analysis as it was asked; `interventions` only for the kinds that run the model on a prompt. */
 export type JournalEntry =
-  | { kind: 'patch'; prompt: string; corrupt: string; answer: string; wrong: string; over: PatchOver; interventions: Intervention[] }
+  | { kind: 'patch'; method?: PatchMethod; prompt: string; corrupt: string; answer: string; wrong: string; over: PatchOver; interventions: Intervention[] }
   | { kind: 'dla'; prompt: string; answer: string; wrong: string; interventions: Intervention[] }
   | { kind: 'head_scores' }
+  | { kind: 'composition' }
   | { kind: 'qk_ov'; layer: number; head: number };
 
 /** How many analyses the journal keeps (the oldest go first). */
@@ -57,9 +58,10 @@ export function journalLines(journal: JournalEntry[], py: (v: unknown) => string
   for (const e of journal) {
     if (e.kind === 'patch') {
       sweeps += 1;
-      L.push('', `    # Patching sweep ${sweeps} (${e.over}), run with ${count(e.interventions)}: 0 = clean behaviour, 1 = the corrupt prompt's`);
+      const kind = e.method === 'attribution' ? 'attribution_patching' : 'patch';
+      L.push('', `    # Patching sweep ${sweeps} (${e.over}${kind === 'patch' ? '' : ', attribution patching estimate'}), run with ${count(e.interventions)}: 0 = clean behaviour, 1 = the corrupt prompt's`);
       under(e.interventions);
-      L.push(`    sweep = lo.analyze("patch", prompt=${text(e.prompt)}, corrupt=${py(e.corrupt)}, answer=${py(e.answer)}, wrong=${py(e.wrong)}, over=${py(e.over)})`);
+      L.push(`    sweep = lo.analyze("${kind}", prompt=${text(e.prompt)}, corrupt=${py(e.corrupt)}, answer=${py(e.answer)}, wrong=${py(e.wrong)}, over=${py(e.over)})`);
       L.push(`    print("sweep ${sweeps} (${e.over}): clean", round(sweep["clean_metric"], 2), "corrupt", round(sweep["corrupt_metric"], 2), "top:", [(t["label"], round(t["value"], 2)) for t in sweep["top"][:6]])`);
     } else if (e.kind === 'dla') {
       L.push('', `    # Direct logit attribution of ${JSON.stringify(e.answer)} - ${JSON.stringify(e.wrong)} at the last token, run with ${count(e.interventions)}`);
@@ -71,6 +73,11 @@ export function journalLines(journal: JournalEntry[], py: (v: unknown) => string
       L.push('    for kind, score in lo.analyze("head_scores")["scores"].items():  # [n_layers, n_heads]');
       L.push('        best = sorted(((float(score[l, h]), f"L{l}H{h}") for l in range(score.shape[0]) for h in range(score.shape[1])), reverse=True)[:3]');
       L.push('        print(kind, [(name, round(v, 2)) for v, name in best])');
+    } else if (e.kind === 'composition') {
+      L.push('', '    # Q/K/V composition between every pair of heads (weights only): the strongest pairs of each');
+      L.push('    comp = lo.analyze("composition")');
+      L.push('    for kind in ("q", "k", "v"):');
+      L.push('        print(kind.upper() + "-composition", [(t["src"], t["dst"], round(t["value"], 3)) for t in comp["top"][kind][:3]])');
     } else {
       L.push('', `    # QK / OV circuits of L${e.layer}H${e.head} (weights only)`);
       L.push(`    c = lo.analyze("qk_ov", layer=${e.layer}, head=${e.head}, k=10)`);

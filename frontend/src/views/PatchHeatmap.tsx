@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { selectHead } from '../state/actions';
-import { topCells, type PatchOver, type PatchView } from '../state/analysis';
+import { topCells, type PatchMethod, type PatchOver, type PatchView } from '../state/analysis';
 import { cancelPatch, runPatch } from '../state/analysisActions';
 import { set, useLoupe } from '../state/store';
 import { DIVERGING_LUT } from '../viz/diverging';
@@ -37,6 +37,7 @@ export function PatchHeatmap({ range = 1, rowHeight = 12 }: PatchHeatmapProps) {
   const { width } = useSize(wrap);
   const patch = useLoupe((s) => s.analysis.patch);
   const over = useLoupe((s) => s.analysis.over);
+  const method = useLoupe((s) => s.analysis.method);
   const corrupt = useLoupe((s) => s.corruptPrompt);
   const answer = useLoupe((s) => s.answer);
   const wrong = useLoupe((s) => s.wrong);
@@ -95,6 +96,11 @@ export function PatchHeatmap({ range = 1, rowHeight = 12 }: PatchHeatmapProps) {
           <option value="layers">layer outputs (attn / mlp)</option>
           <option value="resid">residual (layer × position)</option>
         </select>
+        <select aria-label="Patching method" value={method} title="exact: one patched run per cell · estimate: attribution patching, the gradient's first-order estimate of every cell from one forward and one backward pass"
+          onChange={(e) => set((s) => ({ analysis: { ...s.analysis, method: e.target.value as PatchMethod } }))}>
+          <option value="exact">exact (activation patching)</option>
+          <option value="attribution">estimate (attribution patching)</option>
+        </select>
         <span className="muted small-text grow">metric: logit({JSON.stringify(answer)}) − logit({JSON.stringify(wrong)})</span>
         {running
           ? <button type="button" onClick={cancelPatch} data-testid="patch-cancel">cancel</button>
@@ -103,7 +109,7 @@ export function PatchHeatmap({ range = 1, rowHeight = 12 }: PatchHeatmapProps) {
       {patch && (
         <div className="muted small-text" data-testid="patch-status" data-rows={patch.rowsDone} data-status={patch.status}>
           {patch.status === 'running' ? `rows ${patch.rowsDone}/${patch.rows}…` : patch.status === 'done'
-            ? `${patch.rows}×${patch.cols} cells in ${((patch.ms ?? 0) / 1000).toFixed(1)} s · clean ${patch.cleanMetric?.toFixed(2)} · corrupt ${patch.corruptMetric?.toFixed(2)} · effect 0 = clean, 1 = corrupt`
+            ? `${patch.method === 'attribution' ? 'attribution estimate · ' : ''}${patch.rows}×${patch.cols} cells in ${((patch.ms ?? 0) / 1000).toFixed(1)} s · clean ${patch.cleanMetric?.toFixed(2)} · corrupt ${patch.corruptMetric?.toFixed(2)} · effect 0 = clean, 1 = corrupt`
             : patch.status === 'cancelled' ? `cancelled after ${patch.rowsDone} rows` : patch.error}
         </div>
       )}

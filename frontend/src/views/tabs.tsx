@@ -5,6 +5,7 @@
  */
 import type { ReactNode } from 'react';
 import { AttentionDetail } from './AttentionDetail';
+import { CompositionView } from './CompositionView';
 import { DlaChart } from './DlaChart';
 import { FeaturesPanel } from './features/FeaturesPanel';
 import { HeadRoles } from './HeadRoles';
@@ -37,6 +38,7 @@ export const TABS: TabSpec[] = [
   { id: 'dla', label: 'Attribution', title: 'direct logit attribution per head / MLP', render: () => analysis('Attribution', 'dla-tab', <DlaChart />) },
   { id: 'roles', label: 'Roles', title: 'induction / previous-token / duplicate-token heads', render: () => analysis('Head roles', 'roles-tab', <HeadRoles />) },
   { id: 'qkov', label: 'QK / OV', title: 'the selected head’s circuits through the embeddings', render: () => analysis('QK / OV', 'qkov-tab', <QkOvTables />) },
+  { id: 'comp', label: 'Composition', title: 'Q / K / V composition between heads, from the weights', render: () => analysis('Composition', 'comp-tab', <CompositionView />) },
   { id: 'features', label: 'Features', title: 'sparse-autoencoder features of the run', render: () => <FeaturesPanel />, keepMounted: true },
 ];
 
