@@ -236,22 +236,22 @@ class Client:
 
     async def attention_head(self, layer: int, head: int) -> np.ndarray:
         """The full [query, key] pattern of one head from this session's last run."""
-        return (await self.call("attention.head", layer=layer, head=head, dtype="f32"))["pattern"]
+        return cast("np.ndarray", (await self.call("attention.head", layer=layer, head=head, dtype="f32"))["pattern"])
 
     async def set_interventions(self, items: Sequence[Intervention]) -> list[Intervention]:
-        return (await self.call("interventions.set", items=list(items)))["items"]
+        return cast("list[Intervention]", (await self.call("interventions.set", items=list(items)))["items"])
 
     async def add_intervention(self, **item: Any) -> list[Intervention]:
-        return (await self.call("interventions.add", item=item))["items"]
+        return cast("list[Intervention]", (await self.call("interventions.add", item=item))["items"])
 
     async def remove_interventions(self, *ids: str) -> list[Intervention]:
-        return (await self.call("interventions.remove", ids=list(ids)))["items"]
+        return cast("list[Intervention]", (await self.call("interventions.remove", ids=list(ids)))["items"])
 
     async def clear_interventions(self) -> list[Intervention]:
-        return (await self.call("interventions.clear"))["items"]
+        return cast("list[Intervention]", (await self.call("interventions.clear"))["items"])
 
     async def interventions(self) -> list[Intervention]:
-        return (await self.call("interventions.list"))["items"]
+        return cast("list[Intervention]", (await self.call("interventions.list"))["items"])
 
     async def save_run(self, name: str, prompt: str) -> list[SavedRun]:
         """Keep `prompt`'s clean run under `name`, for patch interventions' `source`."""
@@ -261,7 +261,10 @@ class Client:
         return items
 
     async def save_vector(self, name: str, vector: np.ndarray) -> list[VectorInfo]:
-        return (await self.call("vectors.save", name=name, vector=np.asarray(vector, np.float32)))["items"]
+        return cast(
+            "list[VectorInfo]",
+            (await self.call("vectors.save", name=name, vector=np.asarray(vector, np.float32)))["items"],
+        )
 
     async def vector_from_prompts(
         self, name: str, positive: Sequence[str], negative: Sequence[str], layer: int, **options: Any
@@ -275,7 +278,7 @@ class Client:
 
     async def features_list(self) -> list[SaeInfo]:
         """The server's SAEs: id, hook, layer, d_in, d_sae, architecture, k, dashboard."""
-        return (await self.call("features.list"))["saes"]
+        return cast("list[SaeInfo]", (await self.call("features.list"))["saes"])
 
     async def feature_info(self, sae: str, index: int) -> FeaturesInfoReply:
         """Dashboard data of one feature: density, max, histogram, promoted, suppressed, contexts, label."""
@@ -283,14 +286,16 @@ class Client:
 
     async def feature_search(self, sae: str, by: SearchBy, k: int = 20, **query: Any) -> list[FeatureHit]:
         """[{index, score, label}] by "token" (query=), "text" (query=) or "span" (positions=, prompt=)."""
-        return (await self.call("features.search", sae=sae, by=by, k=k, **query))["results"]
+        return cast("list[FeatureHit]", (await self.call("features.search", sae=sae, by=by, k=k, **query))["results"])
 
     async def feature_contrast(self, sae: str, a: Sequence[str], b: Sequence[str], k: int = 20) -> list[ContrastHit]:
         """[{index, score, mean_a, mean_b, label}]: features more active on prompts `a` than on `b`."""
-        return (await self.call("features.contrast", sae=sae, a=list(a), b=list(b), k=k))["results"]
+        return cast(
+            "list[ContrastHit]", (await self.call("features.contrast", sae=sae, a=list(a), b=list(b), k=k))["results"]
+        )
 
     async def cancel(self, target: str | None = None) -> list[RequestId]:
-        return (await self.call("cancel", **({"target": target} if target else {})))["targets"]
+        return cast("list[RequestId]", (await self.call("cancel", **({"target": target} if target else {})))["targets"])
 
 
 class SyncClient:

@@ -101,7 +101,8 @@ def _default(obj: Any) -> Any:
 
 def pack(message: dict[str, Any]) -> bytes:
     """Frame bytes of one message; numpy arrays and torch tensors become tensor maps as they are."""
-    return msgpack.packb(message, default=_default, use_bin_type=True)
+    data: bytes = msgpack.packb(message, default=_default, use_bin_type=True)
+    return data
 
 
 def _decode_tree(obj: Any, path: str, depth: int) -> Any:

@@ -165,7 +165,8 @@ class Composition:
 
 def _r(a: torch.Tensor) -> torch.Tensor:
     """R of a = QR (a: [..., d_model, d_head]): ||a x|| = ||R x|| for any x."""
-    return torch.linalg.qr(a, mode="r").R
+    r: torch.Tensor = torch.linalg.qr(a, mode="r").R
+    return r
 
 
 def composition_scores(model: HookedModel) -> Composition:

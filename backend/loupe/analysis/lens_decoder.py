@@ -69,7 +69,8 @@ class LensDecoder:
     def normed(self, resid: torch.Tensor) -> torch.Tensor:
         """The final norm of `resid` [..., d_model], as the model computes it (no hooks)."""
         with torch.no_grad():
-            return self.norm.forward(resid.to(self.weight.dtype))
+            normed: torch.Tensor = self.norm.forward(resid.to(self.weight.dtype))
+            return normed
 
     def logits(self, resid: torch.Tensor) -> torch.Tensor:
         """The full float32 lens logits [..., d_vocab] of `resid` [..., d_model]."""
@@ -160,7 +161,7 @@ class LensDecoder:
         """
         assert self.fast is not None
         rounding = approx.double().abs() * (BF16_UNIT / (1 - BF16_UNIT))
-        out = rounding + self._norm_factor * x.double().norm(dim=-1)[:, None]
+        out: torch.Tensor = rounding + self._norm_factor * x.double().norm(dim=-1)[:, None]
         return out * (1 + 1e-6)  # headroom for the rounding of this computation itself
 
     def _rescore(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,17 +101,16 @@ def random_interventions(rng: random.Random, n_layers: int, n_heads: int) -> lis
 
 
 def junk(rng: random.Random) -> bytes | str:
-    return rng.choice(
-        [
-            lambda: rng.randbytes(rng.randrange(1, 200)),
-            lambda: msgpack.packb({"type": "run", "id": 1, "prompt": "x"})[: rng.randrange(1, 20)],
-            lambda: msgpack.packb({"type": "nope", "id": 1}),
-            lambda: msgpack.packb({"type": "run", "id": 1, "prompt": 5}),
-            lambda: b"\x91" * 5000,
-            lambda: "text frame",
-            lambda: msgpack.packb({"type": "run", "id": "j", "tokens": [1] * 70000}),
-        ]
-    )()
+    makers: list[Callable[[], bytes | str]] = [
+        lambda: rng.randbytes(rng.randrange(1, 200)),
+        lambda: msgpack.packb({"type": "run", "id": 1, "prompt": "x"})[: rng.randrange(1, 20)],
+        lambda: msgpack.packb({"type": "nope", "id": 1}),
+        lambda: msgpack.packb({"type": "run", "id": 1, "prompt": 5}),
+        lambda: b"\x91" * 5000,
+        lambda: "text frame",
+        lambda: msgpack.packb({"type": "run", "id": "j", "tokens": [1] * 70000}),
+    ]
+    return rng.choice(makers)()
 
 
 async def client(url: str, seed: int, deadline: float, stats: dict[str, Any], model: loupe.HookedModel) -> None:

@@ -53,7 +53,8 @@ class HookedModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.hf.parameters()).device
+        device: torch.device = next(self.hf.parameters()).device
+        return device
 
     @property
     def hook_points(self) -> list[str]:
@@ -133,7 +134,8 @@ class HookedModel:
         norm = self.adapter.module(self.hf, "final_norm")
         head = self.hf.get_output_embeddings()
         assert head is not None
-        return head.forward(norm.forward(resid))  # .forward skips the modules' hooks
+        logits: torch.Tensor = head.forward(norm.forward(resid))  # .forward skips the modules' hooks
+        return logits
 
     # --- forward --------------------------------------------------------------------------------
 
@@ -163,7 +165,8 @@ class HookedModel:
                 self.slot.ctx = None
                 for h in handles:
                     h.remove()
-        return out.logits
+        logits: torch.Tensor = out.logits
+        return logits
 
     def pass_parts(self) -> PassParts:
         """What `run` adds to a forward pass: nothing (a wrapper of the model adds its interventions)."""

@@ -28,7 +28,7 @@ def readout(model: HookedModel) -> torch.Tensor:
     assert head is not None
     w_u = head.weight.detach().float()
     gain = getattr(model.adapter.module(model.hf, "final_norm"), "weight", None)
-    out = w_u * gain.detach().float() if isinstance(gain, torch.Tensor) else w_u.clone()
+    out: torch.Tensor = w_u * gain.detach().float() if isinstance(gain, torch.Tensor) else w_u.clone()
     _READOUTS[model] = out
     return out
 

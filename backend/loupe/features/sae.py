@@ -114,7 +114,8 @@ class SAE:
         """What one unit of each feature adds to the reconstruction: W_dec [d_sae, d_in], or its unit rows for a
         topk SAE with rescale_acts_by_decoder_norm."""
         if self.cfg.architecture == "topk" and self.cfg.rescale_acts_by_decoder_norm:
-            return self.W_dec / self.W_dec.norm(dim=-1, keepdim=True)
+            unit: torch.Tensor = self.W_dec / self.W_dec.norm(dim=-1, keepdim=True)
+            return unit
         return self.W_dec
 
     # --- fitting a model ------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def fit(
 
 
 def _train_step(
-    sae: TopKSAE, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: TrainConfig, state: dict, total: int
+    sae: TopKSAE, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: TrainConfig, state: dict[str, Any], total: int
 ) -> None:
     dead = state["since_fired"] > cfg.dead_tokens
     out = sae.step(x, dead, cfg.k_aux, cfg.aux_alpha)
@@ -108,7 +108,7 @@ def _train_step(
 
 
 def _save_checkpoint(
-    path: Path, sae: TopKSAE, opt: torch.optim.Optimizer, state: dict, cfg: TrainConfig, n: int
+    path: Path, sae: TopKSAE, opt: torch.optim.Optimizer, state: dict[str, Any], cfg: TrainConfig, n: int
 ) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"sae": sae.state_dict(), "opt": opt.state_dict(), "state": state, "config": asdict(cfg), "n": n}, tmp)

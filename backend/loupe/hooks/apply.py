@@ -85,7 +85,8 @@ class Bound:
             return value * direction
         a = self.sae.activation(x, iv.index).to(device=x.device, dtype=x.dtype).unsqueeze(-1)
         coef = value - a if iv.mode == "set" else (value - 1.0) * a if iv.mode == "scale" else -a
-        return coef * direction
+        added: torch.Tensor = coef * direction
+        return added
 
     def _own(self, x: torch.Tensor) -> torch.Tensor:
         """The part of `x` this intervention's rows own: their rows, and their real positions when batched."""

@@ -55,7 +55,9 @@ def install(hf: PreTrainedModel, adapter: Adapter, cfg: ModelConfig, ctx: RunCon
 
 
 def _first(out: Any) -> torch.Tensor:
-    return out[0] if isinstance(out, tuple) else out
+    first = out[0] if isinstance(out, tuple) else out
+    assert isinstance(first, torch.Tensor)
+    return first
 
 
 def _replace(out: Any, new: torch.Tensor) -> Any:

@@ -45,7 +45,9 @@ class Adapter:
         return _get(hf, self.base)
 
     def blocks(self, hf: nn.Module) -> list[nn.Module]:
-        return list(_get(self.base_model(hf), self.layers))
+        layers = _get(self.base_model(hf), self.layers)
+        assert isinstance(layers, nn.ModuleList)
+        return list(layers)
 
     def module(self, hf: nn.Module, part: str, layer: int | None = None) -> nn.Module:
         """A named part: "embed", "pos_embed", "final_norm", or a block part ("attn", "mlp", "ln1", ...)."""
@@ -63,9 +65,11 @@ class Adapter:
         return [_get(attn, name) for name in self.qkv_modules]
 
 
-def _get(obj: Any, path: str) -> Any:
+def _get(obj: Any, path: str) -> nn.Module:
+    """The submodule at dotted `path` of `obj`."""
     for part in path.split("."):
         obj = getattr(obj, part)
+    assert isinstance(obj, nn.Module), path
     return obj
 
 

@@ -31,7 +31,8 @@ def needed_hooks(layers: int, parts: tuple[str, ...]) -> list[str]:
 
 def resid_norm(resid: torch.Tensor) -> torch.Tensor:
     """[pos, d_model] -> [pos]."""
-    return resid.float().norm(dim=-1)
+    norms: torch.Tensor = resid.float().norm(dim=-1)
+    return norms
 
 
 def thumbnails(pattern: torch.Tensor, size: int = THUMB) -> torch.Tensor:
