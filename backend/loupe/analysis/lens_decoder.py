@@ -75,7 +75,8 @@ class LensDecoder:
     def logits(self, resid: torch.Tensor) -> torch.Tensor:
         """The full float32 lens logits [..., d_vocab] of `resid` [..., d_model]."""
         with torch.no_grad():
-            return self.head.forward(self.normed(resid)).float()
+            logits: torch.Tensor = self.head.forward(self.normed(resid))
+            return logits.float()
 
     def decode(self, resid: torch.Tensor, k: int = 1, target: int | None = None, normed: bool = False) -> Decoded:
         """Exact top-k (k <= d_vocab) of every row of `resid` [..., d_model] (already normed: `normed`), as rows."""
