@@ -18,7 +18,8 @@ from loupe.analysis.weights import (
 )
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel, Inputs
+    from loupe.engine.model import Inputs
+    from loupe.engine.view import ModelView
 
 
 @dataclass
@@ -63,7 +64,7 @@ def _indexed(t: torch.Tensor) -> list[tuple[tuple[int, int], torch.Tensor]]:
 
 
 def direct_logit_attribution(
-    model: HookedModel,
+    model: ModelView,
     inputs: Inputs,
     answer: int | str,
     wrong: int | str | None = None,

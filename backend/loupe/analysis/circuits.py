@@ -18,7 +18,7 @@ import torch
 from loupe.analysis.weights import attn_weights, embed_weight, kv_head, norm_gain, unembed
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel
+    from loupe.engine.view import ModelView
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class _Head:
     W_O: torch.Tensor  # [d_head, d_model]
 
 
-def _heads(model: HookedModel, layer: int) -> list[_Head]:
+def _heads(model: ModelView, layer: int) -> list[_Head]:
     w = attn_weights(model, layer)
     g = norm_gain(model.adapter.module(model.hf, "ln1", layer), model.cfg.d_model).to(w.W_Q).unsqueeze(-1)
     return [
@@ -38,13 +38,13 @@ def _heads(model: HookedModel, layer: int) -> list[_Head]:
     ]
 
 
-def _unembed_folded(model: HookedModel) -> torch.Tensor:
+def _unembed_folded(model: ModelView) -> torch.Tensor:
     W_U, _ = unembed(model)
     gain = norm_gain(model.adapter.module(model.hf, "final_norm"), model.cfg.d_model).to(W_U)
     return gain.unsqueeze(-1) * W_U
 
 
-def word_tokens(model: HookedModel, n: int = 2000) -> torch.Tensor:
+def word_tokens(model: ModelView, n: int = 2000) -> torch.Tensor:
     """Ids of up to `n` common whole-word tokens (a leading space, then 3+ letters), lowest ids first."""
     tok = model.tokenizer
     if tok is None:
@@ -111,7 +111,7 @@ def _top(m: torch.Tensor, tokens: torch.Tensor, k: int, sign: float = 1.0) -> Ci
     return CircuitPairs(tokens[top.indices // n], tokens[top.indices % n], sign * top.values)
 
 
-def qk_ov(model: HookedModel, layer: int, head: int, tokens: torch.Tensor | None = None, k: int = 20) -> HeadCircuits:
+def qk_ov(model: ModelView, layer: int, head: int, tokens: torch.Tensor | None = None, k: int = 20) -> HeadCircuits:
     """The head's circuits: top token pairs over `tokens` (default `word_tokens`) and eigenvalue scores."""
     h = _heads(model, layer)[head]
     W_E, W_U = embed_weight(model), _unembed_folded(model)
@@ -169,7 +169,7 @@ def _r(a: torch.Tensor) -> torch.Tensor:
     return r
 
 
-def composition_scores(model: HookedModel) -> Composition:
+def composition_scores(model: ModelView) -> Composition:
     """Q-, K- and V-composition between every earlier and later head (one large matrix product per layer).
 
     ||A1 B1 A2 C2^T||_F is computed as ||(R_A1 B1)(A2 R_C2^T)||_F with R the triangular factor of a QR

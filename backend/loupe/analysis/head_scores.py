@@ -11,7 +11,7 @@ import torch
 from loupe.errors import LoupeError
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel
+    from loupe.engine.view import ModelView
 
 Kind = Literal["induction", "previous_token", "duplicate_token"]
 KINDS: tuple[Kind, ...] = ("induction", "previous_token", "duplicate_token")
@@ -44,7 +44,7 @@ class HeadScores:
         }
 
 
-def repeated_tokens(model: HookedModel, seq_len: int, batch: int, seed: int, prefix: int | None) -> torch.Tensor:
+def repeated_tokens(model: ModelView, seq_len: int, batch: int, seed: int, prefix: int | None) -> torch.Tensor:
     """[batch, (prefix) + 2 * seq_len] random tokens, the second half repeating the first."""
     special = set(getattr(model.tokenizer, "all_special_ids", None) or ())
     gen = torch.Generator().manual_seed(seed)
@@ -75,7 +75,7 @@ def score_pattern(pattern: torch.Tensor, kind: str, seq_len: int, offset: int) -
 
 
 def head_scores(
-    model: HookedModel,
+    model: ModelView,
     kind: Kind = "induction",
     seq_len: int = 50,
     batch: int = 4,
@@ -96,7 +96,7 @@ def head_scores(
 
 
 def all_head_scores(
-    model: HookedModel,
+    model: ModelView,
     kinds: Sequence[Kind] = KINDS,
     seq_len: int = 50,
     batch: int = 4,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel
+    from loupe.engine.view import ModelView
 
 BF16_UNIT = 2.0**-8  # unit roundoff of bfloat16 (8 significant bits, round to nearest)
 F32_UNIT = 2.0**-24
@@ -47,7 +47,7 @@ class LensDecoder:
     CHUNK = 256  # rows re-scored at a time (bounds the gathered float64 weights to ~40 MB)
     ROWS = 1024  # rows decoded at a time (bounds the [rows, d_vocab] logits)
 
-    def __init__(self, model: HookedModel, fast: bool | None = None) -> None:
+    def __init__(self, model: ModelView, fast: bool | None = None) -> None:
         self.tokenizer = model.tokenizer  # no reference to `model`: see `lens_decoder`
         self.norm: nn.Module = model.adapter.module(model.hf, "final_norm")
         head = model.hf.get_output_embeddings()
@@ -193,7 +193,7 @@ _DECODERS: weakref.WeakKeyDictionary[nn.Module, LensDecoder] = weakref.WeakKeyDi
 _LOCK = threading.Lock()
 
 
-def lens_decoder(model: HookedModel) -> LensDecoder:
+def lens_decoder(model: ModelView) -> LensDecoder:
     """The model's one shared decoder, made on first use (it times the bf16 product and keeps a bf16 copy).
 
     Keyed by the weights (`model.hf`), not by `model`: a wrapper such as the server's per-job `SessionModel`

@@ -12,7 +12,8 @@ from loupe.analysis.lens_decoder import lens_decoder
 from loupe.analysis.weights import single_prompt, token_id
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel, Inputs
+    from loupe.engine.model import Inputs
+    from loupe.engine.view import ModelView
 
 
 @dataclass
@@ -72,7 +73,7 @@ class LogitLens:
         }
 
 
-def decode_resid(model: HookedModel, resid: torch.Tensor) -> torch.Tensor:
+def decode_resid(model: ModelView, resid: torch.Tensor) -> torch.Tensor:
     """Logits [..., d_vocab] of residual vectors [..., d_model]: final norm module, then the unembedding.
 
     Skips the modules' hooks, so a run's captures and interventions on `ln_final`/`logits` never see the
@@ -82,7 +83,7 @@ def decode_resid(model: HookedModel, resid: torch.Tensor) -> torch.Tensor:
 
 
 def logit_lens(
-    model: HookedModel,
+    model: ModelView,
     inputs: Inputs,
     k: int = 5,
     target: int | str | None = None,

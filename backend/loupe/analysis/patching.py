@@ -20,7 +20,6 @@ import torch
 from transformers import DynamicCache
 
 from loupe.analysis.weights import single_prompt, token_id
-from loupe.engine.model import HookedModel
 from loupe.engine.plan import RunPlan, pass_parts, plan
 from loupe.errors import Cancelled, LoupeError
 from loupe.hooks.apply import Bound, Where
@@ -28,6 +27,7 @@ from loupe.hooks.interventions import Ablate, Patch
 
 if TYPE_CHECKING:
     from loupe.engine.model import Inputs
+    from loupe.engine.view import ModelView
 
 Metric = Callable[[torch.Tensor], torch.Tensor]  # logits [batch, pos, d_vocab] -> [batch]
 Over = Literal["heads", "resid", "layers"]
@@ -107,13 +107,13 @@ class LogitDiff:
         return at[:, self.answer] - at[:, self.wrong] if self.wrong is not None else at[:, self.answer]
 
 
-def logit_diff(model: HookedModel, answer: int | str, wrong: int | str | None = None, position: int = -1) -> LogitDiff:
+def logit_diff(model: ModelView, answer: int | str, wrong: int | str | None = None, position: int = -1) -> LogitDiff:
     """The usual patching metric, for token ids or single-token strings (" Mary")."""
     return LogitDiff(token_id(model, answer), token_id(model, wrong) if wrong is not None else None, position)
 
 
 @contextmanager
-def _unembed_tail(model: HookedModel, metric: Metric) -> Iterator[None]:
+def _unembed_tail(model: ModelView, metric: Metric) -> Iterator[None]:
     """Compute logits only at the last `metric.tail` positions during the runs inside (the rest are unread).
 
     The unembedding is a fifth of a small model's FLOPs; the hook lives only while the model's lock is held.
@@ -132,7 +132,7 @@ def _unembed_tail(model: HookedModel, metric: Metric) -> Iterator[None]:
 
 
 def grid(
-    model: HookedModel, over: Over | Sequence[Target], n_pos: int
+    model: ModelView, over: Over | Sequence[Target], n_pos: int
 ) -> tuple[list[list[Target]], list[str], list[str]]:
     """The targets of a sweep as rows x columns, with row and column labels."""
     cfg = model.cfg
@@ -176,7 +176,7 @@ class _Setup:
 
 
 def _setup(
-    model: HookedModel, clean: Inputs, corrupt: Inputs, metric: Metric, over: Over | Sequence[Target], direction: str
+    model: ModelView, clean: Inputs, corrupt: Inputs, metric: Metric, over: Over | Sequence[Target], direction: str
 ) -> _Setup:
     if direction not in ("noising", "denoising"):
         raise LoupeError("bad_input", f"'direction' must be 'noising' or 'denoising', got {direction!r}")
@@ -202,7 +202,7 @@ def _setup(
 
 
 def iter_patch_sweep(
-    model: HookedModel,
+    model: ModelView,
     clean: Inputs,
     corrupt: Inputs,
     metric: Metric,
@@ -214,7 +214,7 @@ def iter_patch_sweep(
     return _rows(model, _setup(model, clean, corrupt, metric, over, direction), metric, batch_size)
 
 
-def _rows(model: HookedModel, s: _Setup, metric: Metric, batch_size: int) -> Iterator[SweepRow]:
+def _rows(model: ModelView, s: _Setup, metric: Metric, batch_size: int) -> Iterator[SweepRow]:
     flat = [(r, c, t) for r, row in enumerate(s.rows) for c, t in enumerate(row)]
     values = torch.full((len(s.rows), len(s.col_labels)), float("nan"))
     prefix = _SharedPrefix(model, s, metric)
@@ -254,7 +254,7 @@ class _SharedPrefix:
     ablation over the run's own positions); otherwise every batch is a full `model.run`.
     """
 
-    def __init__(self, model: HookedModel, s: _Setup, metric: Metric) -> None:
+    def __init__(self, model: ModelView, s: _Setup, metric: Metric) -> None:
         self.model, self.base = model, s.base
         n = s.base.shape[1]
         tail = getattr(metric, "tail", None)
@@ -298,7 +298,7 @@ def _reads_all_positions(b: Bound) -> bool:
 
 
 def patch_sweep(
-    model: HookedModel,
+    model: ModelView,
     clean: Inputs,
     corrupt: Inputs,
     metric: Metric,
@@ -321,7 +321,7 @@ def patch_sweep(
 
 
 def attribution_patching(
-    model: HookedModel,
+    model: ModelView,
     clean: Inputs,
     corrupt: Inputs,
     metric: Metric,

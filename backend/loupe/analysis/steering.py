@@ -16,14 +16,14 @@ from loupe.engine.pieces import prompt_activations
 from loupe.errors import LoupeError
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel
+    from loupe.engine.view import ModelView
 
 
 Reduce = Literal["last", "mean"]
 
 
 def mean_resid(
-    model: HookedModel,
+    model: ModelView,
     prompts: Sequence[str],
     layer: int,
     reduce: Reduce = "last",
@@ -49,7 +49,7 @@ def mean_resid(
 
 
 def steering_vector(
-    model: HookedModel,
+    model: ModelView,
     positive: Sequence[str],
     negative: Sequence[str],
     layer: int,
@@ -67,13 +67,13 @@ def steering_vector(
     return (means[0] - means[1]).cpu()
 
 
-def embedding_vector(model: HookedModel, token: int | str, normalize: bool = True) -> torch.Tensor:
+def embedding_vector(model: ModelView, token: int | str, normalize: bool = True) -> torch.Tensor:
     """The token's embedding row W_E[token] (unit length if `normalize`): steer "towards" a token."""
     v = embed_weight(model)[token_id(model, token)].clone().cpu()
     return v / v.norm() if normalize else v
 
 
-def neuron_vector(model: HookedModel, layer: int, index: int, normalize: bool = False) -> torch.Tensor:
+def neuron_vector(model: ModelView, layer: int, index: int, normalize: bool = False) -> torch.Tensor:
     """What MLP neuron `index` of `layer` writes to the residual stream per unit of activation: W_out[index]."""
     if not 0 <= layer < model.cfg.n_layers or not 0 <= index < model.cfg.d_mlp:
         raise LoupeError("bad_input", f"neuron {layer}.{index} out of range ({model.cfg.n_layers} x {model.cfg.d_mlp})")

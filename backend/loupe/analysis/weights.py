@@ -18,7 +18,8 @@ from loupe.errors import LoupeError
 from loupe.models.adapters import QKVLayout
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel, Inputs
+    from loupe.engine.model import Inputs
+    from loupe.engine.view import ModelView
 
 # Attention output projection inside the attention module, per adapter family.
 _OUT_PROJ = {"llama": "o_proj", "gpt2": "c_proj", "gpt_neox": "dense"}
@@ -53,7 +54,7 @@ def _linear(module: nn.Module, conv1d: bool) -> tuple[torch.Tensor, torch.Tensor
     return w, b
 
 
-def attn_weights(model: HookedModel, layer: int) -> AttnWeights:
+def attn_weights(model: ModelView, layer: int) -> AttnWeights:
     """The attention weights of `layer`, per head."""
     cfg, ad = model.cfg, model.adapter
     h, kvh, dh, dm = cfg.n_heads, cfg.n_kv_heads, cfg.d_head, cfg.d_model
@@ -86,22 +87,22 @@ def attn_weights(model: HookedModel, layer: int) -> AttnWeights:
     )
 
 
-def kv_head(model: HookedModel, head: int) -> int:
+def kv_head(model: ModelView, head: int) -> int:
     """The key/value head that query head `head` reads under grouped-query attention."""
     return head // (model.cfg.n_heads // model.cfg.n_kv_heads)
 
 
-def mlp_out_weight(model: HookedModel, layer: int) -> torch.Tensor:
+def mlp_out_weight(model: ModelView, layer: int) -> torch.Tensor:
     """W_out [d_mlp, d_model]: row i is what neuron i writes to the residual stream."""
     return _linear(model.adapter.module(model.hf, "mlp_out", layer), model.adapter.family == "gpt2")[0]
 
 
-def embed_weight(model: HookedModel) -> torch.Tensor:
+def embed_weight(model: ModelView) -> torch.Tensor:
     """W_E [d_vocab, d_model]."""
     return _param(model.adapter.module(model.hf, "embed"), "weight")
 
 
-def unembed(model: HookedModel) -> tuple[torch.Tensor, torch.Tensor]:
+def unembed(model: ModelView) -> tuple[torch.Tensor, torch.Tensor]:
     """(W_U [d_model, d_vocab], b_U [d_vocab])."""
     head = model.hf.get_output_embeddings()
     if head is None:
@@ -133,7 +134,7 @@ def norm_scale(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return (x.pow(2).mean(-1, keepdim=True) + norm_eps(module)).sqrt()
 
 
-def token_id(model: HookedModel, token: int | str, where: str | None = None) -> int:
+def token_id(model: ModelView, token: int | str, where: str | None = None) -> int:
     """A token id from an id, or from a string that encodes to exactly one token (the error names the pieces
     otherwise). `where` names the request field a server read it from: its errors then carry that path and the
     protocol's code bad_message (bad_input otherwise)."""
@@ -149,7 +150,7 @@ def token_id(model: HookedModel, token: int | str, where: str | None = None) -> 
     return int(ids[0])
 
 
-def single_prompt(model: HookedModel, inputs: Inputs) -> torch.Tensor:
+def single_prompt(model: ModelView, inputs: Inputs) -> torch.Tensor:
     """Token ids [1, pos] of exactly one prompt."""
     tokens = model.to_tokens(inputs)
     if tokens.shape[0] != 1:

@@ -30,7 +30,7 @@ class HookedModel:
     """One loaded model. Forward passes are serialized by `lock`; hooks live only during a pass."""
 
     def __init__(self, hf: PreTrainedModel, tokenizer: Any, name: str) -> None:
-        self.hf = hf.eval()
+        self.hf: PreTrainedModel = hf.eval()
         self.tokenizer = tokenizer
         self.adapter = adapter_for(hf.config.model_type)
         self.cfg = config_from_hf(hf.config, name)

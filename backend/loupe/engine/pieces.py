@@ -19,11 +19,11 @@ from loupe.errors import LoupeError
 from loupe.hooks.apply import Where
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel
+    from loupe.engine.view import ModelView
 
 
 def prompt_activations(
-    model: HookedModel,
+    model: ModelView,
     prompts: Sequence[str],
     hook: str,
     reduce: Literal["last", "mean"],
@@ -43,7 +43,7 @@ def prompt_activations(
 
 
 def _one(
-    model: HookedModel,
+    model: ModelView,
     tokens: torch.Tensor,
     hook: str,
     reduce: str,

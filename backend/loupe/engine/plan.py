@@ -20,7 +20,7 @@ from loupe.hooks.context import LayerCallback, RunContext
 from loupe.hooks.interventions import Intervention, parse_interventions
 
 if TYPE_CHECKING:
-    from loupe.engine.model import HookedModel
+    from loupe.engine.view import ModelView
     from loupe.features.sae import SAE
 
 InterventionsIn = Sequence[Intervention | Mapping[str, Any]] | None
@@ -32,7 +32,7 @@ class PassParts:
     on a KV cache, as patch sweeps do): the bare model, extra interventions with their sources and vectors, and
     the cancel flag. A wrapper of a HookedModel (the server's session model) offers them as `pass_parts()`."""
 
-    model: HookedModel
+    model: ModelView
     interventions: Sequence[Intervention | Mapping[str, Any]] = ()
     sources: Mapping[str, Any] | None = None
     vectors: Mapping[str, Any] | None = None
@@ -55,7 +55,7 @@ class RunPlan:
 
     def context(
         self,
-        model: HookedModel,
+        model: ModelView,
         where: Where,
         on_layer: LayerCallback | None = None,
         cancel: threading.Event | None = None,
@@ -66,7 +66,7 @@ class RunPlan:
 
 
 def plan(
-    model: HookedModel,
+    model: ModelView,
     seq_len: int,
     capture: Sequence[str] | str = (),
     interventions: InterventionsIn = None,
@@ -82,7 +82,7 @@ def plan(
 
 
 def bind_all(
-    model: HookedModel,
+    model: ModelView,
     interventions: InterventionsIn,
     sources: Mapping[str, Any] | None,
     vectors: Mapping[str, Any] | None,
@@ -106,7 +106,7 @@ def bind_all(
 class RefResolver:
     """Turns intervention references (run ids, vector ids, lists) into tensors."""
 
-    def __init__(self, model: HookedModel, sources: Mapping[str, Any], vectors: Mapping[str, Any]) -> None:
+    def __init__(self, model: ModelView, sources: Mapping[str, Any], vectors: Mapping[str, Any]) -> None:
         self.model, self.sources, self.vectors = model, sources, vectors
 
     def __call__(self, kind: str, ref: object, hook: str) -> torch.Tensor:

@@ -10,7 +10,7 @@ tokens, composition scores, the word-token subset of QK/OV tables) are cached pe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -36,16 +36,17 @@ from loupe.wire import AnalyzeKind, AnalyzeRequest
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
+    from loupe.engine.view import ModelView
 
 
 V = TypeVar("V")
 
 
-def _model(ctx: JobContext, interventions: bool | None = None) -> HookedModel:
+def _model(ctx: JobContext, interventions: bool | None = None) -> ModelView:
     """The model as the analysis sees it: with the session's interventions unless the request (or the kind)
     says otherwise, stopping when the job is cancelled."""
     use = _args(ctx)["interventions"] if interventions is None else interventions
-    return cast("HookedModel", SessionModel(ctx, use))
+    return SessionModel(ctx, use)
 
 
 def _args(ctx: JobContext) -> AnalyzeRequest:
@@ -142,7 +143,7 @@ def dla_kind(ctx: JobContext) -> dict[str, Any]:
     return {k: enc(v, req["dtype"]) if isinstance(v, torch.Tensor) else v for k, v in out.items()}
 
 
-def _patch_setup(ctx: JobContext) -> tuple[HookedModel, torch.Tensor, torch.Tensor, Any]:
+def _patch_setup(ctx: JobContext) -> tuple[ModelView, torch.Tensor, torch.Tensor, Any]:
     model, req = ctx.host.model, _args(ctx)
     clean = _prompt(ctx)
     corrupt = prompt_tokens(ctx, _need(ctx, "corrupt", req["corrupt"]), None)
