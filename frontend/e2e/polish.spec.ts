@@ -56,3 +56,24 @@ test('an intervention description is shown whole, position included, and a long 
   await expect(chips.last()).toBeInViewport({ ratio: 1 });
   await expect(page.getByTestId('prompt-input')).toBeInViewport(); // the strip scrolls, not the page
 });
+
+test('the grid has a colour legend, and the head pattern offers a √ scale that brightens small weights', async ({ page }) => {
+  await open(page);
+  await expect(page.getByTestId('grid-legend')).toContainText('attention');
+  const box = page.getByTestId('prompt-input');
+  await box.fill('The quick brown fox jumps over the lazy dog. '.repeat(8).trim());
+  await box.press('Enter');
+  await waitForRun(page, L);
+  await page.getByTestId('tab-head').click();
+  await expect(page.getByTestId('attention-detail').locator('canvas')).toBeVisible();
+  const brightness = () => page.getByTestId('attention-detail').locator('canvas').evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
+    return sum / (d.length / 4);
+  });
+  await expect.poll(brightness).toBeGreaterThan(0);
+  const linear = await brightness();
+  await page.getByLabel('Attention colour scale').selectOption('sqrt');
+  await expect.poll(brightness).toBeGreaterThan(linear * 1.2);
+});

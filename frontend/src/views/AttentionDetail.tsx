@@ -26,6 +26,9 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
   const focus = useLoupe((s) => s.focusPos);
   const status = useLoupe((s) => s.run?.status);
   const [hover, setHover] = useState<{ q: number; k: number; x: number; y: number } | null>(null);
+  // A power scale (√) brightens the small weights a long prompt spreads attention into.
+  const [sqrt, setSqrt] = useState(false);
+  const shown = useMemo(() => (detail && sqrt ? detail.pattern.data.map((v) => Math.sqrt(Math.max(0, v))) : detail?.pattern.data), [detail, sqrt]);
 
   const geom = useMemo(() => {
     if (!detail || !width) return null;
@@ -39,13 +42,13 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
   }, [detail, width, maxCell]);
 
   useEffect(() => {
-    if (!geom || !detail || !canvas.current) return;
+    if (!geom || !detail || !shown || !canvas.current) return;
     const { T, left, top, size, x } = geom;
     const ctx = setupCanvas(canvas.current, left + size + 8, top + size + geom.bottom);
     ctx.clearRect(0, 0, left + size + 8, top + size + geom.bottom);
     ctx.fillStyle = '#0e1016';
     ctx.fillRect(left, top, size, size);
-    drawHeatmap(ctx, detail.pattern.data, T, T, { x: left, y: top, w: size, h: size }, ATTENTION_LUT, [0, 1], { causal: true, maskWord: 0xff1a1510 });
+    drawHeatmap(ctx, shown, T, T, { x: left, y: top, w: size, h: size }, ATTENTION_LUT, [0, 1], { causal: true, maskWord: 0xff1a1510 });
     ctx.save();
     ctx.translate(0, top);
     drawRowLabels(ctx, detail.strTokens, x, left, left, focus);
@@ -59,14 +62,19 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
       ctx.lineWidth = 1.5;
       ctx.strokeRect(left + 0.5, top + (x(focus) ?? 0) + 0.5, size - 1, x.bandwidth() - 1);
     }
-    drawLegend(ctx, ATTENTION_LUT.css, left + 24, top + size + 10, 120, 8, '0', '1', 'attention');
-  }, [geom, detail, focus]);
+    drawLegend(ctx, ATTENTION_LUT.css, left + 24, top + size + 10, 120, 8, '0', '1', sqrt ? 'attention, √ scale (0.25 is half-bright)' : 'attention');
+  }, [geom, detail, shown, focus, sqrt]);
 
   const hint = selected ? <>L{selected.layer} H{selected.head} <RunBadge />{loading ? ' · loading…' : ''}</> : 'click a head in the grid';
   const waiting = status === 'cancelled' || status === 'error' ? 'the run was stopped before the end: press Run to see the pattern' : 'the full pattern loads when the pass is done…';
   const v = hover && detail ? detail.pattern.data[hover.q * geom!.T + hover.k] : 0;
   return (
-    <Panel title="Head pattern" hint={hint} testId="attention-detail" className="detail-panel">
+    <Panel title="Head pattern" hint={hint} testId="attention-detail" className="detail-panel"
+      actions={<select aria-label="Attention colour scale" value={sqrt ? 'sqrt' : 'linear'} onChange={(e) => setSqrt(e.target.value === 'sqrt')}
+        title="√ brightens the small weights of long prompts">
+        <option value="linear">linear</option>
+        <option value="sqrt">√ scale</option>
+      </select>}>
       <div ref={wrap} className="canvas-wrap">
         {!detail && <div className="empty">{selected ? waiting : 'Select a head to see its full pattern, query rows × key columns.'}</div>}
         <canvas

@@ -7,6 +7,8 @@ import { setupCanvas } from '../viz/heatmap';
 import { fmtProb, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 import { RunBadge } from './RunBadge';
+import { ATTENTION_LUT } from '../viz/colour';
+import { Legend } from './Legend';
 import { Tooltip } from './Tooltip';
 import { useSize } from './useSize';
 
@@ -64,6 +66,7 @@ export function AttentionGrid({ marks }: AttentionGridProps) {
       testId="attention-grid"
       className="grid-panel"
     >
+      <Legend css={ATTENTION_LUT.css} lo="0" hi="1" title="attention, query ↓ key →" testId="grid-legend" />
       <div ref={wrap} className="canvas-wrap">
         <canvas
           ref={canvas}
