@@ -33,3 +33,15 @@ test('composition scores list the strongest head pairs and the links of the sele
   await expect(page.getByTestId('composition-view')).toContainText(`into ${dst}`);
   await expect(page.getByTestId('composition-in').locator('.link-row').first()).toContainText(first.split(' → ')[0]);
 });
+
+test('attribution bars: more than 14 on request, and clicking a head’s bar selects it', async ({ page }) => {
+  await page.getByTestId('tab-dla').click();
+  await page.getByTestId('dla-run').click();
+  await expect(page.getByTestId('dla-total')).toContainText('of 301');
+  await page.getByLabel('Bars shown').selectOption('40');
+  const canvas = page.getByTestId('dla-canvas');
+  await expect.poll(async () => (await canvas.boundingBox())?.height ?? 0).toBeGreaterThan(40 * 15);
+  await canvas.click({ position: { x: 30, y: 2 + 7 } }); // the largest bar: L23H3
+  await page.getByTestId('tab-head').click();
+  await expect(page.getByTestId('attention-detail').locator('.panel-hint')).toContainText('L23 H3');
+});

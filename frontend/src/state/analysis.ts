@@ -114,7 +114,7 @@ export function topCells(p: PatchView, n = 5): Labeled[] {
 }
 
 /** Direct logit attribution as bars: every head, MLP and the embeddings, largest |value| first. */
-export function dlaView(m: AnalyzeResultMsg, answer: string, wrong: string, n = 14): DlaView {
+export function dlaView(m: AnalyzeResultMsg, answer: string, wrong: string, n = Infinity): DlaView {
   const heads = decodeTensor(m.heads as WireTensor);
   const mlps = decodeTensor(m.mlps as WireTensor);
   const [L, H] = heads.shape;

@@ -1,5 +1,6 @@
 import { scaleLinear } from 'd3';
-import { useEffect, useRef } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { selectHead } from '../state/actions';
 import { runDla } from '../state/analysisActions';
 import { useLoupe } from '../state/store';
 import { setupCanvas } from '../viz/heatmap';
@@ -26,18 +27,26 @@ export function DlaChart({ barHeight = 15 }: DlaChartProps) {
   const open = useLoupe((s) => s.conn === 'open');
   const answer = useLoupe((s) => s.answer);
   const wrong = useLoupe((s) => s.wrong);
+  const selected = useLoupe((s) => s.selected);
+  const [count, setCount] = useState(14);
+  const bars = useMemo(() => (dla ? dla.bars.slice(0, count) : []), [dla, count]);
 
   useEffect(() => {
     if (!dla || !canvas.current || width <= 0) return;
-    const h = dla.bars.length * barHeight + 4;
+    const h = bars.length * barHeight + 4;
     const ctx = setupCanvas(canvas.current, width, h);
     ctx.clearRect(0, 0, width, h);
-    const m = Math.max(1e-6, ...dla.bars.map((b) => Math.abs(b.value)));
+    const m = Math.max(1e-6, ...bars.map((b) => Math.abs(b.value)));
     const x = scaleLinear().domain([-m, m]).range([LABEL_W, width - 40]);
     ctx.font = '10px ui-monospace, monospace';
     ctx.textBaseline = 'middle';
-    dla.bars.forEach((b, i) => {
+    const sel = selected && `L${selected.layer}H${selected.head}`;
+    bars.forEach((b, i) => {
       const y = 2 + i * barHeight;
+      if (b.label === sel) {
+        ctx.fillStyle = 'rgba(255,212,121,0.12)';
+        ctx.fillRect(0, y, width, barHeight);
+      }
       ctx.fillStyle = b.value >= 0 ? (b.kind === 'mlp' ? '#e0826f' : '#d9577a') : (b.kind === 'mlp' ? '#7fb0e8' : '#4f8fe0');
       const x0 = x(Math.min(0, b.value));
       ctx.fillRect(x0, y + 2, Math.max(1, Math.abs(x(b.value) - x(0))), barHeight - 4);
@@ -53,7 +62,14 @@ export function DlaChart({ barHeight = 15 }: DlaChartProps) {
     ctx.moveTo(x(0) + 0.5, 0);
     ctx.lineTo(x(0) + 0.5, h);
     ctx.stroke();
-  }, [dla, width, barHeight]);
+  }, [dla, bars, width, barHeight, selected]);
+
+  /** Click a head's bar to select that head. */
+  const pick = (e: React.MouseEvent<HTMLCanvasElement>) => {
+    const b = bars[Math.floor((e.nativeEvent.offsetY - 2) / barHeight)];
+    const m = b && /^L(\d+)H(\d+)$/.exec(b.label);
+    if (m) selectHead(Number(m[1]), Number(m[2]));
+  };
 
   return (
     <div className="analysis-body" data-testid="dla-view">
@@ -63,11 +79,15 @@ export function DlaChart({ barHeight = 15 }: DlaChartProps) {
       </div>
       {dla && (
         <div className="muted small-text" data-testid="dla-total">
-          components sum to {dla.total >= 0 ? '+' : ''}{dla.total.toFixed(2)} (the run: {dla.actual >= 0 ? '+' : ''}{dla.actual.toFixed(2)}) · top {dla.bars.length} shown
+          components sum to {dla.total >= 0 ? '+' : ''}{dla.total.toFixed(2)} (the run: {dla.actual >= 0 ? '+' : ''}{dla.actual.toFixed(2)}) · largest{' '}
+          <select aria-label="Bars shown" value={count} onChange={(e) => setCount(Number(e.target.value))}>
+            {[14, 40, dla.bars.length].map((n) => <option key={n} value={n}>{n === dla.bars.length ? `all ${n}` : n}</option>)}
+          </select>{' '}
+          of {dla.bars.length} · click a head’s bar to select it
         </div>
       )}
       <div ref={wrap} className="canvas-wrap">
-        {dla ? <canvas ref={canvas} role="img" aria-label="Direct logit attribution" /> : <p className="muted">Which components write the answer directly? Press attribute.</p>}
+        {dla ? <canvas ref={canvas} role="img" aria-label="Direct logit attribution" data-testid="dla-canvas" style={{ cursor: 'pointer' }} onClick={pick} /> : <p className="muted">Which components write the answer directly? Press attribute.</p>}
       </div>
     </div>
   );
