@@ -4,13 +4,19 @@ in bench/soak_hostile.py). Checked on the objects themselves (gc), not on RSS, w
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+import threading
+import weakref
 from collections.abc import Callable
 
+import pytest
+
 from loupe.analysis.lens_decoder import LensDecoder, lens_decoder
+from loupe.server.host import Host
 from loupe.server.session import Session
 from loupe.server.session_model import SessionModel
-from tests.server.conftest import Server
+from tests.server.conftest import TEST_LIMITS, Server
 from tests.server.wire import Raw
 
 PROMPT = "When Mary and John went to the store, John gave a drink to"
@@ -63,3 +69,30 @@ async def test_closed_sessions_are_freed(server: Server) -> None:
     for c in clients:
         await c.close()
     assert await eventually(lambda: alive(Session), before) == before
+
+
+class Held:
+    """Stands for what a job holds (its session's snapshot, last run, outbox)."""
+
+
+async def test_a_job_cancelled_while_waiting_for_a_worker_holds_nothing(server: Server) -> None:
+    host = Host(server.model, TEST_LIMITS, workers=1, batching=False)
+    gate = threading.Event()
+    try:
+        busy = asyncio.create_task(host.execute(lambda: gate.wait(60), "a"))  # the only worker thread
+        held = Held()
+        ref = weakref.ref(held)
+        queued = asyncio.create_task(host.execute(functools.partial(id, held), "b"))
+        del held
+        await asyncio.sleep(0.1)
+        queued.cancel()  # what a session's end does to its job loop
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        del queued  # its CancelledError's traceback holds execute's frame, as a session's task list would
+        gc.collect()
+        assert ref() is None  # freed while the worker is still busy and the item still queued
+        gate.set()
+        assert await busy
+    finally:
+        gate.set()
+        host.close()

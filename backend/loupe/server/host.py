@@ -52,13 +52,24 @@ class Host:
         self.clean = CleanLogits()
 
     async def execute(self, fn: Callable[[], T], key: str) -> T:
-        """Run `fn` on a worker thread; its forward passes take turns with other sessions' as `key`."""
+        """Run `fn` on a worker thread; its forward passes take turns with other sessions' as `key`.
+
+        Cancelled while still queued for a thread (its session ended), the queued item lets go of `fn` at once:
+        on a busy server it may wait long for a thread, and `fn` holds the job and all it refers to."""
+        box = [fn]
+        del fn  # a cancelled wait's exception keeps this frame, and the queued item keeps that exception
 
         def keyed() -> T:
+            if not box:
+                raise Cancelled("the job was cancelled before a worker thread took it")
+            job = box.pop()
             with as_key(key):
-                return fn()
+                return job()
 
-        return await asyncio.get_running_loop().run_in_executor(self.executor, keyed)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, keyed)
+        finally:
+            box.clear()
 
     def forward(
         self,
