@@ -7,6 +7,8 @@ from pathlib import Path
 
 from loupe.bench.headline import Headline
 
+CAP = 10.0
+
 
 def plot(lines: list[Headline], path: Path) -> bool:
     """Draw the headline figures into `path`; False (and nothing drawn) without matplotlib (the dev extra)."""
@@ -19,8 +21,7 @@ def plot(lines: list[Headline], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     shown = [h for h in lines if math.isfinite(h["target"])]
-    # Normalise so that > 1 always means "better than the target".
-    scores = [h["target"] / h["value"] if h["better"] == "lower" else h["value"] / h["target"] for h in shown]
+    scores = [_score(h) for h in shown]
     fig, ax = plt.subplots(figsize=(11, 0.45 * len(shown) + 1.2))
     colours = ["#2a9d8f" if h["met"] else "#e76f51" for h in shown]
     ax.barh([h["name"] for h in shown], scores, color=colours)
@@ -34,3 +35,11 @@ def plot(lines: list[Headline], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def _score(h: Headline) -> float:
+    """value / target (target / value where lower is better), so > 1 always means "better than the target";
+    capped at 10 so that a value of 0 where lower is better (no dead latents) still draws."""
+    if h["better"] == "lower":
+        return CAP if h["value"] <= 0 else min(CAP, h["target"] / h["value"])
+    return min(CAP, h["value"] / h["target"])
