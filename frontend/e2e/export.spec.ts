@@ -14,7 +14,7 @@ async function sweep(page: Page): Promise<number> {
   return Number(/clean (−?-?[\d.]+)/.exec(await status.innerText())?.[1].replace('−', '-'));
 }
 
-test('the exported script replays every sweep under its own interventions, and the head roles', async ({ page }) => {
+test('sweeps are kept and compared, and the exported script replays each under its own interventions, and the head roles', async ({ page }) => {
   test.setTimeout(600_000);
   page.on('pageerror', (e) => {
     throw e;
@@ -29,6 +29,15 @@ test('the exported script replays every sweep under its own interventions, and t
   await waitForRun(page, L);
   const clean2 = await sweep(page);
   expect(clean2).not.toBeCloseTo(clean1, 1); // the second sweep ran with the ablation
+  // Both sweeps are kept: show the first again, then the difference of the two.
+  await page.getByLabel('Sweep shown').selectOption({ index: 1 });
+  await expect(page.getByTestId('patch-status')).toContainText(`clean ${clean1.toFixed(2)}`);
+  await page.getByLabel('Sweep shown').selectOption({ index: 2 });
+  await page.getByLabel('Compare with').selectOption({ index: 1 });
+  await expect(page.getByTestId('patch-status')).toHaveAttribute('data-status', 'diff');
+  await expect(page.getByTestId('patch-status')).toContainText('#2 layers · exact · 1 intervention');
+  await expect(page.getByTestId('patch-top').locator('.chip').first()).toBeVisible();
+  await page.getByLabel('Compare with').selectOption({ index: 0 });
   await page.getByTestId('tab-roles').click();
   await expect(page.getByTestId('roles-view').locator('.link-row').first()).toBeVisible();
   await page.getByTestId('export-menu').getByRole('button', { name: /export/ }).click();

@@ -6,6 +6,7 @@ import { decodeTensor, type Tensor } from '../api/codec';
 import type { AnalyzeResultMsg, AnalyzeRowMsg, WireTensor } from '../api/wire';
 import type { HeadMark } from '../viz/attentionGrid';
 import type { CompositionView } from './composition';
+import type { KeptSweep } from './sweeps';
 
 export type PatchOver = 'heads' | 'resid' | 'layers';
 /** Activation patching (one patched run per cell) or attribution patching (its first-order estimate from one forward + one backward pass). */
@@ -51,6 +52,10 @@ export interface AnalysisState {
   over: PatchOver;
   method: PatchMethod;
   patch: PatchView | null;
+  /** Finished sweeps, oldest first; `shown` picks one to display instead of the latest, `compare` one to subtract. */
+  sweeps: KeptSweep[];
+  shown: number | null;
+  compare: number | null;
   dla: DlaView | null;
   roles: RoleScores | null;
   showRoles: boolean;
@@ -61,7 +66,7 @@ export interface AnalysisState {
 }
 
 export const initialAnalysis: AnalysisState = {
-  over: 'heads', method: 'exact', patch: null, dla: null, roles: null, showRoles: true, qkov: null, composition: null, busy: null,
+  over: 'heads', method: 'exact', patch: null, sweeps: [], shown: null, compare: null, dla: null, roles: null, showRoles: true, qkov: null, composition: null, busy: null,
 };
 
 /** Row and column labels of a sweep, as the server names them (proto/README.md, analyze patch). */

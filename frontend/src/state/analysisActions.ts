@@ -9,6 +9,7 @@ import { currentClient } from './actions';
 import { applyPatchResult, applyPatchRow, dlaView, newPatch, qkovView, roleMarks, roleScores, type AnalysisState } from './analysis';
 import { compositionView } from './composition';
 import { record } from './journal';
+import { SWEEPS_KEPT } from './sweeps';
 import { get, notify, set } from './store';
 
 type AnalyzeFields = Omit<AnalyzeMsg, 'type' | 'id'>;
@@ -65,6 +66,10 @@ export async function runPatch(): Promise<void> {
       id,
     );
     upd((p) => (res ? { ...applyPatchResult(p, res), ms: performance.now() - t0 } : { ...p, status: 'cancelled' }));
+    const done = get().analysis.patch;
+    if (res && done?.id === id) {
+      setA((a) => ({ sweeps: [...a.sweeps, { view: done, interventions: s.interventions.filter((i) => i.enabled !== false).length }].slice(-SWEEPS_KEPT), shown: null, compare: null }));
+    }
     if (res) record({ kind: 'patch', method, prompt: s.prompt, corrupt: s.corruptPrompt, answer: s.answer, wrong: s.wrong, over, interventions: s.interventions });
   } catch (e) {
     upd((p) => ({ ...p, status: 'error', error: e instanceof Error ? e.message : String(e) }));

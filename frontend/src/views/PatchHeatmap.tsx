@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { selectHead } from '../state/actions';
 import { topCells, type PatchMethod, type PatchOver, type PatchView } from '../state/analysis';
 import { cancelPatch, runPatch } from '../state/analysisActions';
+import { sweepDifference, sweepLabel } from '../state/sweeps';
 import { set, useLoupe } from '../state/store';
 import { DIVERGING_LUT } from '../viz/diverging';
 import { colLabelHeight, drawColLabels, measureCtx } from '../viz/axes';
@@ -21,6 +22,11 @@ export interface PatchHeatmapProps {
 
 const LEFT = 34;
 
+/** Pick the kept sweep shown and the one compared with. */
+function pickSweep(p: { shown?: number | null; compare?: number | null }): void {
+  set((s) => ({ analysis: { ...s.analysis, ...p } }));
+}
+
 /** Column labels of a sweep: the prompt's tokens for a residual sweep, else the server's labels. */
 function columnLabels(p: PatchView): string[] {
   return p.over === 'resid' && p.tokens.length === p.cols ? p.tokens : p.colLabels;
@@ -35,7 +41,14 @@ export function PatchHeatmap({ range = 1, rowHeight = 12 }: PatchHeatmapProps) {
   const wrap = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const { width } = useSize(wrap);
-  const patch = useLoupe((s) => s.analysis.patch);
+  const live = useLoupe((s) => s.analysis.patch);
+  const sweeps = useLoupe((s) => s.analysis.sweeps);
+  const shown = useLoupe((s) => s.analysis.shown);
+  const compare = useLoupe((s) => s.analysis.compare);
+  // The latest sweep, a kept one, or the difference of two kept ones.
+  const base = shown !== null ? sweeps[shown]?.view ?? live : live;
+  const diff = useMemo(() => (base && compare !== null && sweeps[compare] ? sweepDifference(base, sweeps[compare].view) : null), [base, compare, sweeps]);
+  const patch = diff && typeof diff !== 'string' ? diff : base;
   const over = useLoupe((s) => s.analysis.over);
   const method = useLoupe((s) => s.analysis.method);
   const corrupt = useLoupe((s) => s.corruptPrompt);
@@ -106,7 +119,26 @@ export function PatchHeatmap({ range = 1, rowHeight = 12 }: PatchHeatmapProps) {
           ? <button type="button" onClick={cancelPatch} data-testid="patch-cancel">cancel</button>
           : <button type="button" className="primary" disabled={!open} onClick={() => void runPatch()} data-testid="patch-run">run sweep</button>}
       </div>
-      {patch && (
+      {sweeps.length > 1 && (
+        <div className="row" data-testid="sweep-picker">
+          <select aria-label="Sweep shown" value={shown ?? -1} onChange={(e) => pickSweep({ shown: Number(e.target.value) < 0 ? null : Number(e.target.value) })}>
+            <option value={-1}>latest sweep</option>
+            {sweeps.map((k, i) => <option key={k.view.id} value={i}>{sweepLabel(k, i)}</option>)}
+          </select>
+          <span className="muted small-text">−</span>
+          <select aria-label="Compare with" value={compare ?? -1} onChange={(e) => pickSweep({ compare: Number(e.target.value) < 0 ? null : Number(e.target.value) })}>
+            <option value={-1}>nothing (show it)</option>
+            {sweeps.map((k, i) => <option key={k.view.id} value={i}>{sweepLabel(k, i)}</option>)}
+          </select>
+        </div>
+      )}
+      {typeof diff === 'string' && <div className="muted small-text" data-testid="sweep-diff-error">{diff}</div>}
+      {patch && diff && typeof diff !== 'string' && (
+        <div className="muted small-text" data-testid="patch-status" data-status="diff">
+          difference, cell by cell: {sweepLabel(sweeps[shown ?? sweeps.length - 1] ?? sweeps[sweeps.length - 1], shown ?? sweeps.length - 1)} − {sweepLabel(sweeps[compare!], compare!)} (red = larger in the first)
+        </div>
+      )}
+      {patch && !(diff && typeof diff !== 'string') && (
         <div className="muted small-text" data-testid="patch-status" data-rows={patch.rowsDone} data-status={patch.status}>
           {patch.status === 'running' ? `rows ${patch.rowsDone}/${patch.rows}…` : patch.status === 'done'
             ? `${patch.method === 'attribution' ? 'attribution estimate · ' : ''}${patch.rows}×${patch.cols} cells in ${((patch.ms ?? 0) / 1000).toFixed(1)} s · clean ${patch.cleanMetric?.toFixed(2)} · corrupt ${patch.corruptMetric?.toFixed(2)} · effect 0 = clean, 1 = corrupt`
