@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
+from loupe.analysis.record import Record
 from loupe.analysis.weights import (
     attn_weights,
     is_layernorm,
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class LogitAttribution:
+class LogitAttribution(Record):
     """Direct contributions to `metric` (the answer's logit, or answer - wrong); they sum to `total`."""
 
     heads: torch.Tensor  # [n_layers, n_heads]
@@ -43,20 +44,6 @@ class LogitAttribution:
         items += [(f"L{lay} MLP", float(v)) for lay, v in enumerate(self.mlps)]
         items.append(("embed", self.embed))
         return sorted(items, key=lambda kv: -abs(kv[1]))[:n]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "heads": self.heads,
-            "mlps": self.mlps,
-            "attn_bias": self.attn_bias,
-            "embed": self.embed,
-            "bias": self.bias,
-            "total": self.total,
-            "actual": self.actual,
-            "answer": self.answer,
-            "wrong": self.wrong,
-            "position": self.position,
-        }
 
 
 def _indexed(t: torch.Tensor) -> list[tuple[tuple[int, int], torch.Tensor]]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from loupe.analysis.record import Record
 from loupe.analysis.weights import attn_weights, embed_weight, kv_head, norm_gain, unembed
 
 if TYPE_CHECKING:
@@ -59,15 +60,12 @@ def word_tokens(model: ModelView, n: int = 2000) -> torch.Tensor:
 
 
 @dataclass
-class CircuitPairs:
+class CircuitPairs(Record):
     """The largest entries of a token x token circuit restricted to `tokens`: (row id, column id, value)."""
 
     rows: torch.Tensor  # [k] token ids (source tokens for OV, query tokens for QK)
     cols: torch.Tensor  # [k] token ids (destination logits for OV, key tokens for QK)
     values: torch.Tensor  # [k]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "cols": self.cols, "values": self.values}
 
 
 @dataclass
@@ -137,7 +135,7 @@ def qk_ov(model: ModelView, layer: int, head: int, tokens: torch.Tensor | None =
 
 
 @dataclass
-class Composition:
+class Composition(Record):
     """Composition scores [n_layers, n_heads, n_layers, n_heads]: [l1, h1, l2, h2] = how much head (l1, h1)'s
     output feeds head (l2, h2)'s queries (q), keys (k) or values (v); zero unless l1 < l2.
 
@@ -158,9 +156,6 @@ class Composition:
             a, b = divmod(i, scores.shape[2] * n_heads)
             out.append((f"L{a // n_heads}H{a % n_heads}", f"L{b // n_heads}H{b % n_heads}", float(flat[i])))
         return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"q": self.q, "k": self.k, "v": self.v}
 
 
 def _r(a: torch.Tensor) -> torch.Tensor:

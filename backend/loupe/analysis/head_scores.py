@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from loupe.analysis.record import Record
 from loupe.errors import LoupeError
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ KINDS: tuple[Kind, ...] = ("induction", "previous_token", "duplicate_token")
 
 
 @dataclass
-class HeadScores:
+class HeadScores(Record):
     """Mean attention [n_layers, n_heads] to the position that `kind` predicts, on `batch` random sequences."""
 
     kind: str
@@ -33,15 +34,6 @@ class HeadScores:
         flat = self.scores.flatten()
         order = flat.argsort(descending=True)[:n].tolist()
         return [(f"L{i // n_heads}H{i % n_heads}", float(flat[i])) for i in order]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "scores": self.scores,
-            "seq_len": self.seq_len,
-            "batch": self.batch,
-            "seed": self.seed,
-        }
 
 
 def repeated_tokens(model: ModelView, seq_len: int, batch: int, seed: int, prefix: int | None) -> torch.Tensor:

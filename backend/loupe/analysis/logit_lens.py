@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from loupe.analysis.lens_decoder import lens_decoder
+from loupe.analysis.record import Record
 from loupe.analysis.weights import single_prompt, token_id
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class LensRow:
+class LensRow(Record):
     """One residual point decoded at every position: top-k ids and probabilities [pos, k]."""
 
     index: int
@@ -25,15 +26,6 @@ class LensRow:
     tokens: torch.Tensor
     probs: torch.Tensor
     target_prob: torch.Tensor | None  # [pos] probability of `target`, when given
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "label": self.label,
-            "tokens": self.tokens,
-            "probs": self.probs,
-            "target_prob": self.target_prob,
-        }
 
 
 @dataclass

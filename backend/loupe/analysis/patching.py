@@ -14,11 +14,12 @@ import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from transformers import DynamicCache
 
+from loupe.analysis.record import Record
 from loupe.analysis.weights import single_prompt, token_id
 from loupe.engine.plan import RunPlan, pass_parts, plan
 from loupe.errors import Cancelled, LoupeError
@@ -44,7 +45,7 @@ class Target:
 
 
 @dataclass
-class SweepRow:
+class SweepRow(Record):
     """One finished row of the heatmap: normalized effects and raw metric values per column."""
 
     index: int
@@ -52,12 +53,9 @@ class SweepRow:
     effect: torch.Tensor  # [n_cols]
     metric: torch.Tensor  # [n_cols]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "label": self.label, "effect": self.effect, "metric": self.metric}
-
 
 @dataclass
-class PatchResult:
+class PatchResult(Record):
     """A rows x columns heatmap of normalized effects (see the module docstring)."""
 
     over: str
@@ -75,18 +73,6 @@ class PatchResult:
         order = flat.abs().argsort(descending=True)[:n].tolist()
         cols = len(self.col_labels)
         return [(f"{self.row_labels[i // cols]} {self.col_labels[i % cols]}", float(flat[i])) for i in order]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "over": self.over,
-            "direction": self.direction,
-            "row_labels": self.row_labels,
-            "col_labels": self.col_labels,
-            "effect": self.effect,
-            "metric": self.metric,
-            "clean_metric": self.clean_metric,
-            "corrupt_metric": self.corrupt_metric,
-        }
 
 
 @dataclass(frozen=True)

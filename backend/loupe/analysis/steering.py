@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 import torch
+from typing_extensions import TypedDict, Unpack
 
 from loupe.analysis.weights import embed_weight, mlp_out_weight, token_id
 from loupe.engine.pieces import prompt_activations
@@ -22,20 +23,23 @@ if TYPE_CHECKING:
 Reduce = Literal["last", "mean"]
 
 
-def mean_resid(
-    model: ModelView,
-    prompts: Sequence[str],
-    layer: int,
-    reduce: Reduce = "last",
-    hook: str | None = None,
-    piece_tokens: int | None = None,
-    cancel: threading.Event | None = None,
-) -> torch.Tensor:
-    """The mean over prompts of `hook` (default `blocks.{layer}.hook_resid_post`), float32, taken at each prompt's
-    last token (reduce="last") or averaged over its tokens (reduce="mean").
+class Pieces(TypedDict, total=False):
+    """Where and how contrast prompts are read: `hook` (default `blocks.{layer}.hook_resid_post`), forward passes
+    of at most `piece_tokens` tokens (default: the whole prompt) sharing a KV cache, and a `cancel` flag."""
 
-    Each prompt runs alone (no padding), in forward passes of at most `piece_tokens` tokens (default: the whole
-    prompt) sharing a KV cache, so that a server can let other sessions' runs go between the pieces.
+    hook: str | None
+    piece_tokens: int | None
+    cancel: threading.Event | None
+
+
+def mean_resid(
+    model: ModelView, prompts: Sequence[str], layer: int, reduce: Reduce = "last", **pieces: Unpack[Pieces]
+) -> torch.Tensor:
+    """The mean over prompts of the residual after block `layer` (or `hook`), float32, taken at each prompt's last
+    token (reduce="last") or averaged over its tokens (reduce="mean").
+
+    Each prompt runs alone (no padding), in pieces (see `Pieces`), so that a server can let other sessions' runs go
+    between them.
     """
     if not prompts or isinstance(prompts, str):
         raise LoupeError("bad_input", "steering needs a non-empty list of prompts")
@@ -43,8 +47,9 @@ def mean_resid(
         raise LoupeError("bad_input", f"reduce must be 'mean' or 'last', got {reduce!r}")
     if not 0 <= layer < model.cfg.n_layers:
         raise LoupeError("bad_input", f"layer {layer} out of range 0..{model.cfg.n_layers - 1}")
-    name = hook or f"blocks.{layer}.hook_resid_post"
-    acts = prompt_activations(model, prompts, name, reduce, piece_tokens or model.cfg.n_ctx, cancel)
+    name = pieces.get("hook") or f"blocks.{layer}.hook_resid_post"
+    piece = pieces.get("piece_tokens") or model.cfg.n_ctx
+    acts = prompt_activations(model, prompts, name, reduce, piece, pieces.get("cancel"))
     return acts.reshape(acts.shape[0], -1).mean(0)
 
 
@@ -54,16 +59,14 @@ def steering_vector(
     negative: Sequence[str],
     layer: int,
     reduce: Reduce = "last",
-    hook: str | None = None,
-    piece_tokens: int | None = None,
-    cancel: threading.Event | None = None,
+    **pieces: Unpack[Pieces],
 ) -> torch.Tensor:
     """mean(positive) - mean(negative) of the residual after block `layer` (or of `hook`); steer at the same hook.
 
     Each prompt contributes its last token by default (as `vectors.from_prompts` does); reduce="mean" averages
     each prompt over its tokens instead, so prompts of different lengths weigh the same. See `mean_resid`.
     """
-    means = [mean_resid(model, side, layer, reduce, hook, piece_tokens, cancel) for side in (positive, negative)]
+    means = [mean_resid(model, side, layer, reduce, **pieces) for side in (positive, negative)]
     return (means[0] - means[1]).cpu()
 
 

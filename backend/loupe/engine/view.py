@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from transformers import PreTrainedModel
+from typing_extensions import TypedDict, Unpack
 
 from loupe.engine.plan import InterventionsIn, PassParts
 from loupe.engine.result import RunResult
@@ -27,45 +28,36 @@ if TYPE_CHECKING:
     from loupe.features.sae import SAE
 
 
+class RunOptions(TypedDict, total=False):
+    """The keyword arguments of a run (`loupe.engine.runner.run` documents them)."""
+
+    capture: Sequence[str] | str
+    interventions: InterventionsIn
+    on_layer: LayerCallback | None
+    sources: Mapping[str, Any] | None
+    vectors: Mapping[str, Any] | None
+    cancel: threading.Event | None
+    padding_side: str
+    grad: bool
+    stream: Sequence[str] | str
+    features: Sequence[SAE | str]
+    feature_k: int
+
+
 class ModelView(Protocol):
     """A model as analyses use it: its config, modules and tokenizer, and runs (see `loupe.engine.runner.run`)."""
 
-    @property
-    def cfg(self) -> ModelConfig: ...
-
-    @property
-    def hf(self) -> PreTrainedModel: ...
-
-    @property
-    def adapter(self) -> Adapter: ...
-
-    @property
-    def tokenizer(self) -> Any: ...
-
-    @property
-    def points(self) -> HookPoints: ...
-
-    @property
-    def lock(self) -> Turns: ...
+    cfg: ModelConfig
+    hf: PreTrainedModel
+    adapter: Adapter
+    tokenizer: Any
+    points: HookPoints
+    lock: Turns
 
     @property
     def device(self) -> torch.device: ...
 
-    def run(
-        self,
-        inputs: Inputs,
-        capture: Sequence[str] | str = (),
-        interventions: InterventionsIn = None,
-        on_layer: LayerCallback | None = None,
-        sources: Mapping[str, Any] | None = None,
-        vectors: Mapping[str, Any] | None = None,
-        cancel: threading.Event | None = None,
-        padding_side: str = "right",
-        grad: bool = False,
-        stream: Sequence[str] | str = (),
-        features: Sequence[SAE | str] = (),
-        feature_k: int = 16,
-    ) -> RunResult: ...
+    def run(self, inputs: Inputs, **options: Unpack[RunOptions]) -> RunResult: ...
 
     def pass_parts(self) -> PassParts:
         """What `run` adds to every forward pass, for code that runs passes below `run` (on a KV cache)."""
@@ -76,8 +68,8 @@ class ModelView(Protocol):
         ctx: RunContext,
         tokens: torch.Tensor,
         mask: torch.Tensor,
-        position_ids: torch.Tensor | None = None,
-        past: Any = None,
+        position_ids: torch.Tensor | None = ...,
+        past: Any = ...,
     ) -> torch.Tensor: ...
 
     def encode(self, inputs: Inputs, padding_side: str = "right") -> tuple[torch.Tensor, torch.Tensor]: ...

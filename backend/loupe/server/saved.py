@@ -60,7 +60,9 @@ def vectors_job(ctx: JobContext) -> Commit:
         )
     # in pieces: other sessions' runs go between them
     pos, neg, layer = req["positive"], req["negative"], req["layer"]
-    vector = steering_vector(model, pos, neg, layer, req["position"], hook, lim.piece_tokens, ctx.cancel)
+    vector = steering_vector(
+        model, pos, neg, layer, req["position"], hook=hook, piece_tokens=lim.piece_tokens, cancel=ctx.cancel
+    )
 
     def commit(state: SessionState) -> dict[str, Any]:
         state.save_vector(req["name"], vector, "prompts")

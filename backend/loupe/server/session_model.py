@@ -3,26 +3,19 @@ interventions, saved runs and vectors in every run and the job's cancel flag."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
-from transformers import PreTrainedModel
+from typing_extensions import Unpack
 
-from loupe.engine.plan import InterventionsIn, PassParts
+from loupe.engine.plan import PassParts
 from loupe.engine.result import RunResult
-from loupe.engine.turns import Turns
 from loupe.errors import Cancelled
-from loupe.hooks.context import LayerCallback, RunContext
-from loupe.hooks.points import HookPoints
-from loupe.models.adapters import Adapter
-from loupe.models.config import ModelConfig
 from loupe.server.host import JobContext
 
 if TYPE_CHECKING:
     from loupe.engine.model import Inputs
-    from loupe.features.sae import SAE
+    from loupe.engine.view import RunOptions
 
 
 class SessionModel:
@@ -30,32 +23,14 @@ class SessionModel:
     saved runs and vectors, and stopping when the job is cancelled; everything else is the model's own."""
 
     def __init__(self, ctx: JobContext, interventions: bool = True) -> None:
-        self._model, self._ctx = ctx.host.model, ctx
+        model = self._model = ctx.host.model
+        self._ctx = ctx
         self._ivs = list(ctx.snapshot.interventions) if interventions else []
-
-    @property
-    def cfg(self) -> ModelConfig:
-        return self._model.cfg
-
-    @property
-    def hf(self) -> PreTrainedModel:
-        return self._model.hf
-
-    @property
-    def adapter(self) -> Adapter:
-        return self._model.adapter
-
-    @property
-    def tokenizer(self) -> Any:
-        return self._model.tokenizer
-
-    @property
-    def points(self) -> HookPoints:
-        return self._model.points
-
-    @property
-    def lock(self) -> Turns:
-        return self._model.lock
+        self.cfg, self.hf, self.adapter, self.tokenizer = model.cfg, model.hf, model.adapter, model.tokenizer
+        self.points, self.lock = model.points, model.lock
+        self.forward, self.encode, self.to_tokens = model.forward, model.encode, model.to_tokens
+        self.decode_each, self.unembed, self.sae = model.decode_each, model.unembed, model.sae
+        self.match_hooks, self.hook_shape = model.match_hooks, model.hook_shape
 
     @property
     def device(self) -> torch.device:
@@ -66,68 +41,12 @@ class SessionModel:
         snap = self._ctx.snapshot
         return PassParts(self._model, self._ivs, snap.sources, snap.vectors, self._ctx.cancel)
 
-    def run(
-        self,
-        inputs: Inputs,
-        capture: Sequence[str] | str = (),
-        interventions: InterventionsIn = None,
-        on_layer: LayerCallback | None = None,
-        sources: Mapping[str, Any] | None = None,
-        vectors: Mapping[str, Any] | None = None,
-        cancel: threading.Event | None = None,
-        padding_side: str = "right",
-        grad: bool = False,
-        stream: Sequence[str] | str = (),
-        features: Sequence[SAE | str] = (),
-        feature_k: int = 16,
-    ) -> RunResult:
+    def run(self, inputs: Inputs, **options: Unpack[RunOptions]) -> RunResult:
         """The model's run after the session's interventions; the session's saved runs and vectors (and the job's
         cancel flag) stand in for `sources`, `vectors` and `cancel`."""
         if self._ctx.cancel.is_set():
             raise Cancelled("cancelled")
-        snap = self._ctx.snapshot
-        return self._model.run(
-            inputs,
-            capture,
-            [*self._ivs, *(interventions or ())],
-            on_layer,
-            snap.sources,
-            snap.vectors,
-            self._ctx.cancel,
-            padding_side,
-            grad,
-            stream,
-            features,
-            feature_k,
-        )
-
-    def forward(
-        self,
-        ctx: RunContext,
-        tokens: torch.Tensor,
-        mask: torch.Tensor,
-        position_ids: torch.Tensor | None = None,
-        past: Any = None,
-    ) -> torch.Tensor:
-        return self._model.forward(ctx, tokens, mask, position_ids, past)
-
-    def encode(self, inputs: Inputs, padding_side: str = "right") -> tuple[torch.Tensor, torch.Tensor]:
-        return self._model.encode(inputs, padding_side)
-
-    def to_tokens(self, inputs: Inputs, padding_side: str = "right") -> torch.Tensor:
-        return self._model.to_tokens(inputs, padding_side)
-
-    def decode_each(self, ids: list[int]) -> list[str]:
-        return self._model.decode_each(ids)
-
-    def unembed(self, resid: torch.Tensor) -> torch.Tensor:
-        return self._model.unembed(resid)
-
-    def match_hooks(self, patterns: str | Iterable[str]) -> list[str]:
-        return self._model.match_hooks(patterns)
-
-    def hook_shape(self, name: str) -> tuple[str, ...]:
-        return self._model.hook_shape(name)
-
-    def sae(self, ref: SAE | str) -> SAE:
-        return self._model.sae(ref)
+        parts = self.pass_parts()
+        options["interventions"] = [*parts.interventions, *(options.get("interventions") or ())]
+        options["sources"], options["vectors"], options["cancel"] = parts.sources, parts.vectors, parts.cancel
+        return self._model.run(inputs, **options)
