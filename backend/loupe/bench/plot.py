@@ -40,6 +40,7 @@ def plot(lines: list[Headline], path: Path) -> bool:
 def _score(h: Headline) -> float:
     """value / target (target / value where lower is better), so > 1 always means "better than the target";
     capped at 10 so that a value of 0 where lower is better (no dead latents) still draws."""
+    value, target = float(h["value"]), float(h["target"])
     if h["better"] == "lower":
-        return CAP if h["value"] <= 0 else min(CAP, h["target"] / h["value"])
-    return min(CAP, h["value"] / h["target"])
+        return CAP if value <= 0 else min(CAP, target / value)
+    return min(CAP, value / target)
