@@ -256,6 +256,7 @@ class Scheduler:
             logits = model.forward(ctx, tokens, mask).float()
         self.batches_run += 1
         results: list[RunResult | None] = []
+        own = len(batch) > 1  # copies: a row's result must not keep the whole batch's logits and captures alive
         for i, r in enumerate(batch):
             if i not in ctx.rows:  # dropped: cancelled
                 results.append(None)
@@ -263,8 +264,8 @@ class Scheduler:
             n, at = lengths[i], ctx.rows.index(i)
             ids = tokens[i : i + 1, :n]
             str_tokens = [model.decode_each(ids[0].tolist())] if model.tokenizer is not None else []
-            cache = {name: self._cut(name, ctx.cache[name], ctx.row_of(name, i), n) for name in r.capture}
-            results.append(RunResult(ids, mask[i : i + 1, :n], logits[at : at + 1, :n], str_tokens, cache))
+            cache = {name: _own(self._cut(name, ctx.cache[name], ctx.row_of(name, i), n), own) for name in r.capture}
+            results.append(RunResult(ids, mask[i : i + 1, :n], _own(logits[at : at + 1, :n], own), str_tokens, cache))
         return results
 
     def _cut(self, name: str, t: torch.Tensor, row: int, length: int) -> torch.Tensor:
@@ -272,6 +273,10 @@ class Scheduler:
         index: list[slice] = [slice(row, row + 1)]
         index += [slice(0, length) if s in POS_SYMBOLS else slice(None) for s in self.model.points[name].shape[1:]]
         return t[tuple(index)]
+
+
+def _own(t: torch.Tensor, copy: bool) -> torch.Tensor:
+    return t.clone() if copy else t
 
 
 def _for_row(b: Bound, row: int, length: int) -> Bound:
