@@ -77,3 +77,20 @@ test('the grid has a colour legend, and the head pattern offers a √ scale that
   await page.getByLabel('Attention colour scale').selectOption('sqrt');
   await expect.poll(brightness).toBeGreaterThan(linear * 1.2);
 });
+
+test('attention on the text: the focused token’s row coloured onto the prompt, weights summing to 1', async ({ page }) => {
+  await open(page);
+  await page.getByTestId('tab-head').click();
+  const text = page.getByTestId('attention-text');
+  await expect(text.locator('.attn-tok')).toHaveCount(14);
+  const weights = async () => (await text.locator('.attn-tok').evaluateAll((els) => els.map((e) => e.getAttribute('data-weight') ?? '')))
+    .filter((w) => w !== '').map(Number);
+  // From the last token: a softmax row over all 14 positions.
+  await expect.poll(async () => (await weights()).length).toBe(14);
+  expect((await weights()).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 1);
+  await text.locator('.attn-tok').nth(9).click();
+  await expect(text.locator('.attn-tok.at')).toHaveText(' John');
+  await expect.poll(async () => (await weights()).length).toBe(10); // from position 9: keys 0..9, the rest masked
+  await page.getByLabel('Attention direction').selectOption('to');
+  await expect.poll(async () => (await weights()).length).toBe(5); // to position 9: queries 9..13
+});

@@ -5,6 +5,7 @@ import { ATTENTION_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, bandScale, showToken } from '../viz/scales';
 import { Panel } from './Panel';
+import { AttentionText } from './AttentionText';
 import { RunBadge } from './RunBadge';
 import { Tooltip } from './Tooltip';
 import { useSize } from './useSize';
@@ -98,6 +99,7 @@ export function AttentionDetail({ maxCell = 30 }: AttentionDetailProps) {
           </Tooltip>
         )}
       </div>
+      <AttentionText />
     </Panel>
   );
 }
