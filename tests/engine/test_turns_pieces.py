@@ -69,3 +69,22 @@ def test_pieces_stop_when_cancelled(make_pair) -> None:
     cancel.set()
     with pytest.raises(Cancelled):
         prompt_activations(model, PROMPTS, "blocks.0.hook_resid_post", "last", 2, cancel)
+
+
+def test_pieces_run_only_the_layers_up_to_the_hooks(make_pair) -> None:
+    model, _ = make_pair("llama")
+    blocks = list(model.adapter.blocks(model.hf))
+    assert len(blocks) > 1
+    calls = [0] * len(blocks)
+    handles = [
+        b.register_forward_hook(lambda *_a, i=i: calls.__setitem__(i, calls[i] + 1)) for i, b in enumerate(blocks)
+    ]
+    try:
+        got = prompt_activations(model, PROMPTS[:1], "blocks.0.hook_resid_post", "last", piece_tokens=2)
+    finally:
+        for h in handles:
+            h.remove()
+    pieces = -(-model.to_tokens(PROMPTS[0]).shape[1] // 2)
+    assert calls == [pieces] + [0] * (len(blocks) - 1)
+    want = model.run(PROMPTS[0], capture=["blocks.0.hook_resid_post"]).cache["blocks.0.hook_resid_post"][0, -1]
+    torch.testing.assert_close(got[0], want.float(), atol=1e-4, rtol=1e-4)
