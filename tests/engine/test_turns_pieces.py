@@ -88,3 +88,28 @@ def test_pieces_run_only_the_layers_up_to_the_hooks(make_pair) -> None:
     assert calls == [pieces] + [0] * (len(blocks) - 1)
     want = model.run(PROMPTS[0], capture=["blocks.0.hook_resid_post"]).cache["blocks.0.hook_resid_post"][0, -1]
     torch.testing.assert_close(got[0], want.float(), atol=1e-4, rtol=1e-4)
+
+
+def test_a_cancelled_waiter_leaves_the_queue() -> None:
+    """A job cancelled while it waits for its turn gives up at once instead of waiting to run a pass."""
+    turns = Turns()
+    cancel = threading.Event()
+    outcome: list[str] = []
+
+    def waiter() -> None:
+        try:
+            with as_key("b"), turns.turn(cancel):
+                outcome.append("ran")
+        except Cancelled:
+            outcome.append("cancelled")
+
+    with turns:
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        while not turns._waiting:  # queued behind this thread's turn
+            time.sleep(0.01)
+        cancel.set()
+        thread.join(30)
+        assert outcome == ["cancelled"] and not turns._waiting
+    with turns:  # the turn is free for the next one
+        pass

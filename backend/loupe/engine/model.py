@@ -150,7 +150,7 @@ class HookedModel:
         """One forward pass with `ctx`'s hooks installed; returns logits [batch, pos, d_vocab]."""
         if position_ids is None:
             position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        with self.lock:
+        with self.lock.turn(ctx.cancel):  # a cancelled job leaves the queue for its turn at once
             handles = install(self.hf, self.adapter, self.cfg, ctx)
             self.slot.ctx = ctx
             try:

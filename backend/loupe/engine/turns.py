@@ -15,6 +15,8 @@ from collections import OrderedDict, deque
 from collections.abc import Hashable, Iterator
 from types import TracebackType
 
+from loupe.errors import Cancelled
+
 _local = threading.local()
 
 
@@ -46,7 +48,9 @@ class Turns:
         self._granted: int | None = None
         self.turns = 0  # turns handed over to a waiter (for tests and health)
 
-    def acquire(self, key: Hashable | None = None) -> None:
+    def acquire(self, key: Hashable | None = None, cancel: threading.Event | None = None) -> None:
+        """Wait for this thread's turn; with `cancel`, give up (Cancelled) as soon as it is set: a cancelled
+        job must not wait for, nor take, a turn (it would hold its session's memory until then)."""
         me = threading.get_ident()
         with self._cv:
             if self._owner == me:
@@ -55,12 +59,26 @@ class Turns:
             if self._owner is None and self._granted is None and not self._waiting:
                 self._owner, self._depth = me, 1
                 return
-            ticket = next(self._tickets)
-            self._waiting.setdefault(current_key() if key is None else key, deque()).append(ticket)
+            ticket, mine = next(self._tickets), current_key() if key is None else key
+            self._waiting.setdefault(mine, deque()).append(ticket)
             while self._granted != ticket:
-                self._cv.wait()
+                if cancel is not None and cancel.is_set():
+                    self._waiting[mine].remove(ticket)
+                    if not self._waiting[mine]:
+                        del self._waiting[mine]
+                    raise Cancelled("cancelled while waiting for its turn of the model")
+                self._cv.wait(None if cancel is None else 0.05)
             self._granted = None
             self._owner, self._depth = me, 1
+
+    @contextlib.contextmanager
+    def turn(self, cancel: threading.Event | None = None) -> Iterator[None]:
+        """`with turns.turn(cancel):` holds a turn; Cancelled instead if `cancel` is set while waiting."""
+        self.acquire(cancel=cancel)
+        try:
+            yield
+        finally:
+            self.release()
 
     def release(self) -> None:
         with self._cv:
