@@ -120,3 +120,42 @@ async def test_client_analyze(server: Server) -> None:
         reply = await c.call("analyze", kind="qk_ov", layer=1, head=2, k=4)
         assert reply["type"] == "analyze.result" and len(reply["ov_top"]["rows"]) == 4 and "ms" in reply
     assert "c.analyze(" in (PROTO.parent / "README.md").read_text()
+
+
+IV = {"op": "ablate", "hook": "blocks.0.hook_resid_post"}
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "text"),
+    [
+        ({"type": "run", "prompt": "Hi", "capture": ["blocks.0.*"] * 257}, "bad_message", "capture"),
+        ({"type": "vectors.from_token", "name": "t", "token": "x" * 257}, "bad_message", "token"),
+        ({"type": "interventions.set", "items": [IV] * 4097}, "bad_message", "items"),
+        (
+            {"type": "vectors.from_prompts", "name": "v", "layer": 1, "positive": ["a"] * 1025, "negative": ["b"]},
+            "bad_message",
+            "positive",
+        ),
+        (
+            {"type": "vectors.from_prompts", "name": "v", "layer": 1, "positive": ["a"] * 65, "negative": ["b"]},
+            "too_large",
+            "64",
+        ),
+        (
+            {"type": "vectors.from_prompts", "name": "v", "layer": 1, "positive": [PROMPT] * 3, "negative": [PROMPT]},
+            "too_large",
+            "40",
+        ),
+    ],
+)
+async def test_the_specs_fixed_bounds_and_job_limits(
+    server: Server, message: dict[str, Any], code: str, text: str
+) -> None:
+    """Finding 7's 64-prompt job and finding 8's undocumented bounds: each is refused up front, naming it."""
+    limits = dataclasses.replace(server.limits, max_message_bytes=1 << 20, max_job_tokens=40)
+    with serve(server.model, limits) as srv:
+        c = await Raw.connect(srv.url)
+        err = await first_error(c, {**message, "id": "x"})
+        assert (err["code"], err["id"]) == (code, "x") and text in err["message"], err
+        assert await c.ping_ok()
+        await c.close()
