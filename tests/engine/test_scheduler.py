@@ -129,9 +129,10 @@ def test_round_robin_is_fair_across_keys(make_pair) -> None:
     model, _ = make_pair("llama")
     scheduler = Scheduler(model, max_rows=2)
     order: list[str] = []
-    gate = threading.Event()
+    gate, started = threading.Event(), threading.Event()
     try:
-        blocker = scheduler.submit("z", "warm", on_layer=lambda _l, _t: gate.wait(5))
+        blocker = scheduler.submit("z", "warm", on_layer=lambda _l, _t: started.set() or gate.wait(5))
+        assert started.wait(30)  # the blocker runs alone: the others queue behind it, all of them at once
         heavy = [
             scheduler.submit("heavy", "x y z", on_layer=lambda layer, _t: order.append("heavy") if layer == 0 else None)
             for _ in range(6)
