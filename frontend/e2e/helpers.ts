@@ -20,6 +20,7 @@ export async function inkFraction(page: Page, testId: string): Promise<number> {
 
 /** The model's layer count from the header ("30 layers × 9 heads"). */
 export async function layerCount(page: Page): Promise<number> {
+  await expect(page.locator('.model')).toContainText(/\d+ layers/); // the welcome may not have arrived yet
   const text = await page.locator('.model').innerText();
   return Number(/(\d+) layers/.exec(text)?.[1] ?? 0);
 }
