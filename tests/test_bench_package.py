@@ -41,8 +41,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def loupe_cli(site: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """`loupe ARGS` in a fresh interpreter that imports loupe from `site`, with the checkout nowhere on its path."""
     code = (
-        "import sys, loupe; root = sys.argv.pop(1)\n"
-        "assert not loupe.__file__.startswith(root), loupe.__file__\n"
+        "import sys, pathlib, loupe; root = sys.argv.pop(1)\n"
+        "assert not pathlib.Path(loupe.__file__).resolve().is_relative_to(root), loupe.__file__\n"
         "from loupe.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
