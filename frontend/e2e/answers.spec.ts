@@ -1,20 +1,10 @@
-import { expect, test, type Page } from '@playwright/test';
-import { layerCount, waitForRun } from './helpers';
+import { expect, test } from '@playwright/test';
+import { openWorkbench, waitForRun } from './helpers';
 
 let L = 30;
 
-async function open(page: Page): Promise<void> {
-  page.on('pageerror', (e) => {
-    throw e;
-  });
-  await page.goto('/');
-  await expect(page.getByTestId('connection')).toHaveText(/connected/);
-  L = await layerCount(page);
-  await waitForRun(page, L);
-}
-
 test('a multi-token answer is refused by name, the run goes on, and a one-token answer shows its token id', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page);
   await expect(page.getByTestId('logit-diff-tokens')).toHaveText('tokens 5099 “·Mary” − 2322 “·John”');
   await page.getByLabel('Answer token').fill(' Marygold');
   await page.getByLabel('Answer token').press('Enter');

@@ -1,17 +1,7 @@
-import { expect, test, type Page } from '@playwright/test';
-import { layerCount, waitForRun } from './helpers';
+import { expect, test } from '@playwright/test';
+import { openWorkbench, waitForRun } from './helpers';
 
 let L = 30;
-
-async function open(page: Page): Promise<void> {
-  page.on('pageerror', (e) => {
-    throw e;
-  });
-  await page.goto('/');
-  await expect(page.getByTestId('connection')).toHaveText(/connected/);
-  L = await layerCount(page);
-  await waitForRun(page, L);
-}
 
 test('a server restart reads in words, clears the banner, and restores the saved source and patch', async ({ page }) => {
   const sockets: import('@playwright/test').WebSocketRoute[] = [];
@@ -19,7 +9,7 @@ test('a server restart reads in words, clears the banner, and restores the saved
     ws.connectToServer();
     sockets.push(ws);
   });
-  await open(page);
+  L = await openWorkbench(page);
   await page.getByTestId('save-source').click();
   await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”: 14 tokens');
   await page.getByTestId('token-strip').getByRole('option').nth(9).click();
@@ -41,7 +31,7 @@ test('a server restart reads in words, clears the banner, and restores the saved
 });
 
 test('a cleared answer box drops the old logit difference and says why', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page);
   await expect(page.getByTestId('logit-diff')).toContainText('clean +6');
   await page.getByLabel('Answer token').fill('');
   await page.getByLabel('Answer token').blur();
@@ -50,7 +40,7 @@ test('a cleared answer box drops the old logit difference and says why', async (
 });
 
 test('the views say whether they show the clean or the intervened run', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page);
   await page.getByTestId('tab-lens').click();
   await expect(page.getByTestId('logit-lens').getByTestId('run-badge')).toHaveText('clean run');
   await expect(page.getByTestId('attention-grid').getByTestId('run-badge')).toHaveText('clean run');
@@ -63,7 +53,7 @@ test('the views say whether they show the clean or the intervened run', async ({
 });
 
 test('Stop leaves a cancelled label and a head view that says what happened', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page);
   const box = page.getByTestId('prompt-input');
   await box.fill('The quick brown fox jumps over the lazy dog. '.repeat(40));
   await box.press('Enter');
@@ -73,7 +63,7 @@ test('Stop leaves a cancelled label and a head view that says what happened', as
 });
 
 test('the patching heatmap has a fixed colour scale with a legend', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page);
   await page.getByTestId('tab-patch').click();
   await page.getByLabel('What to patch').selectOption('layers');
   await page.getByTestId('patch-run').click();
@@ -86,7 +76,7 @@ test('the patching heatmap has a fixed colour scale with a legend', async ({ pag
 
 test('the steered column says when steering was removed after it ran', async ({ page }) => {
   test.setTimeout(240_000);
-  await open(page);
+  L = await openWorkbench(page);
   await page.getByTestId('generate').click();
   await expect(page.getByTestId('steering-panel')).toContainText(/tokens in/, { timeout: 150_000 });
   await expect(page.getByTestId('gen-steered-title')).toHaveText('steered');
@@ -96,7 +86,7 @@ test('the steered column says when steering was removed after it ran', async ({ 
 });
 
 test('a long prompt: the lens scrolls sideways with readable cells, the head pattern fills the panel', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page);
   const box = page.getByTestId('prompt-input');
   await box.fill('The quick brown fox jumps over the lazy dog. '.repeat(10));
   await box.press('Enter');

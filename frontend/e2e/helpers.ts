@@ -24,3 +24,16 @@ export async function layerCount(page: Page): Promise<number> {
   const text = await page.locator('.model').innerText();
   return Number(/(\d+) layers/.exec(text)?.[1] ?? 0);
 }
+
+/** Open the workbench (at `viewport` if given), fail on any page error, wait for the default run; the layer count. */
+export async function openWorkbench(page: Page, viewport?: { width: number; height: number }): Promise<number> {
+  page.on('pageerror', (e) => {
+    throw e;
+  });
+  if (viewport) await page.setViewportSize(viewport);
+  await page.goto('/');
+  await expect(page.getByTestId('connection')).toHaveText(/connected/);
+  const layers = await layerCount(page);
+  await waitForRun(page, layers);
+  return layers;
+}

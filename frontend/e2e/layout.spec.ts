@@ -1,15 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
-import { layerCount, waitForRun } from './helpers';
+import { openWorkbench } from './helpers';
 import { screenshotPath } from './shots';
-
-async function open(page: Page): Promise<void> {
-  page.on('pageerror', (e) => {
-    throw e;
-  });
-  await page.goto('/');
-  await expect(page.getByTestId('connection')).toHaveText(/connected/);
-  await waitForRun(page, await layerCount(page));
-}
 
 /** True when the element's box lies inside the viewport. */
 async function inView(page: Page, testId: string): Promise<boolean> {
@@ -20,7 +11,7 @@ async function inView(page: Page, testId: string): Promise<boolean> {
 
 test('at 1280×800 every panel and every analysis is reachable without scrolling the page', async ({ page }) => {
   await page.setViewportSize({ width: 1280, height: 800 });
-  await open(page);
+  await openWorkbench(page);
   const scroll = await page.evaluate(() => document.documentElement.scrollHeight - window.innerHeight);
   expect(scroll, 'the page itself does not scroll').toBeLessThanOrEqual(1);
   for (const id of ['attention-grid', 'prediction', 'tab-head', 'tab-lens', 'tab-resid', 'tab-patch', 'tab-dla', 'tab-roles', 'tab-qkov']) {
@@ -37,7 +28,7 @@ test('at 1280×800 every panel and every analysis is reachable without scrolling
 
 test('at 1920×1080 two tab areas share the width, and picking a shown tab swaps them', async ({ page }) => {
   await page.setViewportSize({ width: 1920, height: 1080 });
-  await open(page);
+  await openWorkbench(page);
   await expect(page.getByTestId('tab-area-1')).toBeVisible();
   await expect(page.getByTestId('attention-detail')).toBeInViewport();
   await expect(page.getByTestId('logit-lens')).toBeInViewport();

@@ -1,18 +1,7 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { layerCount, waitForRun } from './helpers';
+import { openWorkbench, waitForRun } from './helpers';
 
 let L = 30;
-
-async function open(page: Page): Promise<void> {
-  page.on('pageerror', (e) => {
-    throw e;
-  });
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.goto('/');
-  await expect(page.getByTestId('connection')).toHaveText(/connected/);
-  L = await layerCount(page);
-  await waitForRun(page, L);
-}
 
 /** Hover the bottom-right corner of what is visible of `canvas` inside its scrolling panel. */
 async function hoverVisibleCorner(page: Page, canvas: Locator, scroller: Locator, inset = 6): Promise<void> {
@@ -24,7 +13,7 @@ async function hoverVisibleCorner(page: Page, canvas: Locator, scroller: Locator
 }
 
 test('tooltips at the bottom-right edge of a panel stay whole on screen', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page, { width: 1280, height: 800 });
   const grid = page.getByTestId('attention-grid');
   await hoverVisibleCorner(page, grid.locator('canvas').first(), grid, 16);
   await expect(page.getByTestId('attentiongrid-tip')).toBeInViewport({ ratio: 1 });
@@ -35,7 +24,7 @@ test('tooltips at the bottom-right edge of a panel stay whole on screen', async 
 });
 
 test('an intervention description is shown whole, position included, and a long prompt keeps every token chip reachable', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page, { width: 1280, height: 800 });
   await page.getByTestId('save-source').click();
   await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”: 14 tokens');
   await page.getByTestId('token-strip').getByRole('option').nth(9).click();
@@ -58,7 +47,7 @@ test('an intervention description is shown whole, position included, and a long 
 });
 
 test('the grid has a colour legend, and the head pattern offers a √ scale that brightens small weights', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page, { width: 1280, height: 800 });
   await expect(page.getByTestId('grid-legend')).toContainText('attention');
   const box = page.getByTestId('prompt-input');
   await box.fill('The quick brown fox jumps over the lazy dog. '.repeat(8).trim());
@@ -79,7 +68,7 @@ test('the grid has a colour legend, and the head pattern offers a √ scale that
 });
 
 test('attention on the text: the focused token’s row coloured onto the prompt, weights summing to 1', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page, { width: 1280, height: 800 });
   await page.getByTestId('tab-head').click();
   const text = page.getByTestId('attention-text');
   await expect(text.locator('.attn-tok')).toHaveCount(14);

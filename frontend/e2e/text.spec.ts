@@ -1,20 +1,10 @@
-import { expect, test, type Page } from '@playwright/test';
-import { layerCount, waitForRun } from './helpers';
+import { expect, test } from '@playwright/test';
+import { openWorkbench, waitForRun } from './helpers';
 
 let L = 30;
 
-async function open(page: Page): Promise<void> {
-  page.on('pageerror', (e) => {
-    throw e;
-  });
-  await page.goto('/');
-  await expect(page.getByTestId('connection')).toHaveText(/connected/);
-  L = await layerCount(page);
-  await waitForRun(page, L);
-}
-
 test('a character split into byte-level tokens is one chip, and the views label its pieces', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page);
   const box = page.getByTestId('prompt-input');
   await box.fill('I like ☕ with milk');
   await box.press('Enter');
@@ -31,7 +21,7 @@ test('a character split into byte-level tokens is one chip, and the views label 
 });
 
 test('generation stops at the end-of-text token and never shows it', async ({ page }) => {
-  await open(page);
+  L = await openWorkbench(page);
   await page.getByLabel('Generation prompt').fill('<|im_start|>user What is 2+2?<|im_end|> <|im_start|>assistant ');
   await page.getByTestId('generate').click();
   const baseline = page.getByTestId('gen-baseline');
