@@ -126,18 +126,20 @@ def test_metrics_without_a_tail_and_hook_cleanup(make_pair: Pair) -> None:
 
 def test_the_shared_prefix_is_computed_once(make_pair: Pair) -> None:
     """The prompts share 9 tokens; with a last-position metric only the 5 after them are run per batch."""
-    from loupe.analysis.patching import _setup, _SharedPrefix
+    from loupe.analysis.patching import sweep_setup
+    from loupe.analysis.shared_prefix import SharedPrefix
 
     model, _ = make_pair("llama")
     metric = logit_diff(model, " Mary", " John")
-    s = _setup(model, CLEAN, CORRUPT, metric, "heads", "noising")
-    assert s.shared == 9 and _SharedPrefix(model, s, metric).start == 9
-    assert _SharedPrefix(model, s, lambda logits: metric(logits)).start == 0  # a plain function sees every position
+    s = sweep_setup(model, CLEAN, CORRUPT, metric, "heads", "noising")
+    assert s.shared == 9 and SharedPrefix(model, s, metric).start == 9
+    assert SharedPrefix(model, s, lambda logits: metric(logits)).start == 0  # a plain function sees every position
 
 
 def test_a_wrapped_model_runs_every_pass_through_run(make_pair: Pair) -> None:
     """A wrapper that adds interventions in `run` (as the server's session model does) is always honoured."""
-    from loupe.analysis.patching import _setup, _SharedPrefix
+    from loupe.analysis.patching import sweep_setup
+    from loupe.analysis.shared_prefix import SharedPrefix
 
     model, _ = make_pair("llama")
     ablate = loupe.Ablate(hook="blocks.0.attn.hook_z", head=1)
@@ -151,7 +153,7 @@ def test_a_wrapped_model_runs_every_pass_through_run(make_pair: Pair) -> None:
 
     metric = logit_diff(model, " Mary", " John")
     wrapped: Any = Wrapped()
-    assert _SharedPrefix(wrapped, _setup(wrapped, CLEAN, CORRUPT, metric, "heads", "noising"), metric).start == 0
+    assert SharedPrefix(wrapped, sweep_setup(wrapped, CLEAN, CORRUPT, metric, "heads", "noising"), metric).start == 0
     got = patch_sweep(wrapped, CLEAN, CORRUPT, metric, over="layers")
     want = torch.zeros(model.cfg.n_layers, 2)
     source = model.run(CORRUPT, capture="blocks.*.hook_*_out", interventions=[ablate])
@@ -165,7 +167,8 @@ def test_a_wrapped_model_runs_every_pass_through_run(make_pair: Pair) -> None:
 def test_a_wrapper_that_gives_its_pass_parts_shares_the_prefix(make_pair: Pair) -> None:
     """A wrapper with `pass_parts` (the server's session model) gets the cached prefix, its interventions applied
     in the prefix and in every batch alike; a mean ablation over the run's own positions turns the cache off."""
-    from loupe.analysis.patching import _setup, _SharedPrefix
+    from loupe.analysis.patching import sweep_setup
+    from loupe.analysis.shared_prefix import SharedPrefix
     from loupe.engine.plan import PassParts
 
     model, _ = make_pair("llama")
@@ -190,7 +193,7 @@ def test_a_wrapper_that_gives_its_pass_parts_shares_the_prefix(make_pair: Pair) 
 
     metric = logit_diff(model, " Mary", " John")
     wrapped: Any = Session(session)
-    assert _SharedPrefix(wrapped, _setup(wrapped, CLEAN, CORRUPT, metric, "heads", "noising"), metric).start == 9
+    assert SharedPrefix(wrapped, sweep_setup(wrapped, CLEAN, CORRUPT, metric, "heads", "noising"), metric).start == 9
     got = patch_sweep(wrapped, CLEAN, CORRUPT, metric, over="heads", batch_size=5)
     source = model.run(CORRUPT, capture="blocks.*.attn.hook_z", interventions=session)
     want = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)
@@ -201,5 +204,5 @@ def test_a_wrapper_that_gives_its_pass_parts_shares_the_prefix(make_pair: Pair) 
     torch.testing.assert_close(got.metric, want, atol=1e-4, rtol=1e-4)
 
     own_mean: Any = Session([loupe.Ablate(hook="blocks.0.hook_mlp_out", mode="mean")])
-    s = _setup(own_mean, CLEAN, CORRUPT, metric, "heads", "noising")
-    assert _SharedPrefix(own_mean, s, metric).start == 0
+    s = sweep_setup(own_mean, CLEAN, CORRUPT, metric, "heads", "noising")
+    assert SharedPrefix(own_mean, s, metric).start == 0

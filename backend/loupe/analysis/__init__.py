@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from loupe.analysis.attribution import LogitAttribution, direct_logit_attribution
+from loupe.analysis.attribution_patching import attribution_patching, correlation
 from loupe.analysis.circuits import Composition, HeadCircuits, composition_scores, qk_ov, word_tokens
 from loupe.analysis.head_scores import HeadScores, all_head_scores, head_scores, score_pattern
 from loupe.analysis.logit_lens import LensRow, LogitLens, decode_resid, logit_lens
@@ -11,8 +12,6 @@ from loupe.analysis.patching import (
     PatchResult,
     SweepRow,
     Target,
-    attribution_patching,
-    correlation,
     iter_patch_sweep,
     logit_diff,
     patch_sweep,

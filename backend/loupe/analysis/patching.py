@@ -1,4 +1,4 @@
-"""Activation patching sweeps (batched: many patched rows per forward pass) and attribution patching.
+"""Activation patching sweeps (batched: many patched rows per forward pass; attribution patching: its own module).
 
 Effects are normalized so that 0 = the clean prompt's metric and 1 = the corrupt prompt's metric:
 `effect = (metric(patched) - metric(clean)) / (metric(corrupt) - metric(clean))`, in both directions:
@@ -10,21 +10,18 @@ Effects are normalized so that 0 = the clean prompt's metric and 1 = the corrupt
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import torch
-from transformers import DynamicCache
 
 from loupe.analysis.record import Record
+from loupe.analysis.shared_prefix import SharedPrefix
 from loupe.analysis.weights import single_prompt, token_id
-from loupe.engine.plan import RunPlan, pass_parts, plan
-from loupe.errors import Cancelled, LoupeError
-from loupe.hooks.apply import Bound, Where
-from loupe.hooks.interventions import Ablate, Patch
+from loupe.errors import LoupeError
+from loupe.hooks.interventions import Patch
 
 if TYPE_CHECKING:
     from loupe.engine.model import Inputs
@@ -145,7 +142,7 @@ def _label(t: Target) -> str:
 
 
 @dataclass
-class _Setup:
+class SweepSetup:
     """What every sweep needs: the tokens to patch, the source activations, the two reference metrics, the grid."""
 
     base: torch.Tensor  # tokens [1, pos] of the run that gets patched
@@ -161,9 +158,9 @@ class _Setup:
         return (metric - self.clean_metric) / (self.corrupt_metric - self.clean_metric)
 
 
-def _setup(
+def sweep_setup(
     model: ModelView, clean: Inputs, corrupt: Inputs, metric: Metric, over: Over | Sequence[Target], direction: str
-) -> _Setup:
+) -> SweepSetup:
     if direction not in ("noising", "denoising"):
         raise LoupeError("bad_input", f"'direction' must be 'noising' or 'denoising', got {direction!r}")
     clean_t, corrupt_t = single_prompt(model, clean), single_prompt(model, corrupt)
@@ -184,7 +181,7 @@ def _setup(
         raise LoupeError("bad_input", "the metric is the same on the clean and corrupt prompts: nothing to explain")
     differ = (clean_t[0] != corrupt_t[0]).nonzero()
     shared = int(differ[0]) if len(differ) else clean_t.shape[1]
-    return _Setup(base_t, source_run.cache, clean_m, corrupt_m, rows, row_labels, col_labels, shared)
+    return SweepSetup(base_t, source_run.cache, clean_m, corrupt_m, rows, row_labels, col_labels, shared)
 
 
 def iter_patch_sweep(
@@ -197,13 +194,13 @@ def iter_patch_sweep(
     batch_size: int = 32,
 ) -> Iterator[SweepRow]:
     """Yield heatmap rows as they finish; each forward pass runs `batch_size` patches, one per batch row."""
-    return _rows(model, _setup(model, clean, corrupt, metric, over, direction), metric, batch_size)
+    return _rows(model, sweep_setup(model, clean, corrupt, metric, over, direction), metric, batch_size)
 
 
-def _rows(model: ModelView, s: _Setup, metric: Metric, batch_size: int) -> Iterator[SweepRow]:
+def _rows(model: ModelView, s: SweepSetup, metric: Metric, batch_size: int) -> Iterator[SweepRow]:
     flat = [(r, c, t) for r, row in enumerate(s.rows) for c, t in enumerate(row)]
     values = torch.full((len(s.rows), len(s.col_labels)), float("nan"))
-    prefix = _SharedPrefix(model, s, metric)
+    prefix = SharedPrefix(model, s, metric)
     next_row = 0
     for start in range(0, len(flat), max(1, batch_size)):
         chunk = flat[start : start + batch_size]
@@ -229,60 +226,6 @@ def _rows(model: ModelView, s: _Setup, metric: Metric, batch_size: int) -> Itera
         next_row = done
 
 
-class _SharedPrefix:
-    """Runs patched batches, reusing the KV cache of the tokens that clean and corrupt prompts share.
-
-    Before the first token where the prompts differ, every activation of the two runs is the same, so no
-    patch changes anything there: the batch runs only the remaining positions on top of a cached prefix
-    (as generation does). Used when the metric reads only final positions (`tail`) and the model's `run`
-    says what it adds to a pass (`pass_parts`: a bare HookedModel, or the server's session model with its
-    interventions and cancel flag), unless one of those interventions reads the whole sequence (a mean
-    ablation over the run's own positions); otherwise every batch is a full `model.run`.
-    """
-
-    def __init__(self, model: ModelView, s: _Setup, metric: Metric) -> None:
-        self.model, self.base = model, s.base
-        n = s.base.shape[1]
-        tail = getattr(metric, "tail", None)
-        self.parts = pass_parts(model)
-        causal = self.parts is not None and not any(_reads_all_positions(b) for b in self._plan([]).bound)
-        self.start = s.shared if causal and tail is not None and tail <= n - s.shared else 0
-        self.cache: DynamicCache | None = None
-        if self.start > 0:
-            self.cache = DynamicCache()
-            self._forward(self.base[:, : self.start], [], self.cache, offset=0)
-
-    def run(self, patches: list[Patch], batch: int) -> torch.Tensor:
-        """Logits [batch, positions after the shared prefix, d_vocab] with one patch per row."""
-        if self.cache is None:
-            return self.model.run(self.base.expand(batch, -1), interventions=patches).logits
-        cache = copy.deepcopy(self.cache)
-        cache.batch_repeat_interleave(batch)
-        return self._forward(self.base[:, self.start :].expand(batch, -1), patches, cache, offset=self.start).float()
-
-    def _plan(self, patches: list[Patch]) -> RunPlan:
-        assert self.parts is not None
-        p, n = self.parts, self.base.shape[1]
-        return plan(p.model, n, interventions=[*p.interventions, *patches], sources=p.sources, vectors=p.vectors)
-
-    def _forward(self, tokens: torch.Tensor, patches: list[Patch], cache: DynamicCache, offset: int) -> torch.Tensor:
-        assert self.parts is not None
-        model, cancel = self.parts.model, self.parts.cancel
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("cancelled")
-        n, batch = self.base.shape[1], tokens.shape[0]
-        ctx = self._plan(patches).context(model, Where(offset, n, batch), cancel=cancel)
-        mask = torch.ones(batch, offset + tokens.shape[1], dtype=torch.long, device=tokens.device)
-        positions = torch.arange(offset, offset + tokens.shape[1], device=tokens.device).expand(batch, -1)
-        with torch.no_grad():
-            return model.forward(ctx, tokens, mask, positions, cache)
-
-
-def _reads_all_positions(b: Bound) -> bool:
-    """A mean ablation over the run's own positions: its value at a prefix position depends on later ones."""
-    return isinstance(b.iv, Ablate) and b.iv.mode == "mean" and b.tensor is None
-
-
 def patch_sweep(
     model: ModelView,
     clean: Inputs,
@@ -294,7 +237,7 @@ def patch_sweep(
     on_row: Callable[[SweepRow], None] | None = None,
 ) -> PatchResult:
     """The activation-patching heatmap; `on_row` gets each row as soon as its patched runs are done."""
-    s = _setup(model, clean, corrupt, metric, over, direction)
+    s = sweep_setup(model, clean, corrupt, metric, over, direction)
     rows = []
     for row in _rows(model, s, metric, batch_size):
         rows.append(row)
@@ -304,68 +247,3 @@ def patch_sweep(
     values = torch.stack([r.metric for r in rows])
     kind = over if isinstance(over, str) else "targets"
     return PatchResult(kind, direction, s.row_labels, s.col_labels, effect, values, s.clean_metric, s.corrupt_metric)
-
-
-def attribution_patching(
-    model: ModelView,
-    clean: Inputs,
-    corrupt: Inputs,
-    metric: Metric,
-    over: Over | Sequence[Target] = "heads",
-    direction: Direction = "noising",
-) -> PatchResult:
-    """The first-order estimate of `patch_sweep` from one forward and one backward pass.
-
-    metric(patched) ~ metric(base) + (source - base activation) . d metric / d activation, summed over the
-    patched slice (a head's d_head entries at every position, or one position's d_model entries). Exact
-    when the metric is linear in the patched activation; otherwise compare with `patch_sweep` (see
-    `correlation`).
-    """
-    s = _setup(model, clean, corrupt, metric, over, direction)
-    hooks = sorted(s.source)
-    with torch.enable_grad():
-        res = model.run(s.base, capture=hooks, grad=True)
-        acts = [res.cache[h] for h in hooks]
-        grads = torch.autograd.grad(metric(res.logits).sum(), acts, allow_unused=True)
-    base_metric = s.clean_metric if direction == "noising" else s.corrupt_metric
-    estimate = torch.zeros(len(s.rows), len(s.col_labels))
-    for h, act, grad in zip(hooks, acts, grads, strict=True):
-        if grad is None:  # the metric does not depend on this point (e.g. positions after the one read)
-            continue
-        point = model.points[h]
-        prod = ((s.source[h] - act.detach()) * grad)[0]  # drop batch; [pos, ...] or [head, q, k]
-        for r, row in enumerate(s.rows):
-            for c, t in enumerate(row):
-                if t.hook != h:
-                    continue
-                estimate[r, c] = float(_slice(prod, point.pos_dim, point.head_dim, t).sum())
-    metric_est = base_metric + estimate
-    kind = over if isinstance(over, str) else "targets"
-    return PatchResult(
-        kind,
-        direction,
-        s.row_labels,
-        s.col_labels,
-        s.normalize(metric_est),
-        metric_est,
-        s.clean_metric,
-        s.corrupt_metric,
-    )
-
-
-def _slice(x: torch.Tensor, pos_dim: int, head_dim: int | None, t: Target) -> torch.Tensor:
-    """The part of `x` (one row, batch dim dropped) that target `t` patches."""
-    picks = []
-    if t.position is not None:
-        picks.append((pos_dim - 1, t.position))
-    if t.head is not None and head_dim is not None:
-        picks.append((head_dim - 1, t.head))
-    for dim, index in sorted(picks, reverse=True):  # higher dims first, so lower dims keep their index
-        x = x.select(dim, index)
-    return x
-
-
-def correlation(a: PatchResult, b: PatchResult) -> float:
-    """Pearson correlation between two heatmaps' effects (e.g. attribution patching vs the real sweep)."""
-    x, y = a.effect.flatten().double(), b.effect.flatten().double()
-    return float(torch.corrcoef(torch.stack([x, y]))[0, 1])
