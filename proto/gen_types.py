@@ -102,6 +102,15 @@ class Schemas:
         done = [m.type for m in self.messages if m.reply == "done"]
         return welcome.node["properties"]["protocol"]["const"], done, analyze.node["properties"]["kind"]["enum"]
 
+    def streamed(self) -> list[str]:
+        """The frames a job streams before its reply (`x-streams` of the requests), each a defined message."""
+        known = {m.type for m in self.messages}
+        out = [t for m in self.messages for t in m.node.get("x-streams", ())]
+        unknown = sorted(set(out) - known)
+        if unknown:
+            raise ValueError(f"x-streams names frames no schema defines: {unknown}")
+        return out
+
 
 def _branches(d: dict[str, Any]) -> list[dict[str, Any]]:
     return d["anyOf"] if "anyOf" in d and all("properties" in b for b in d["anyOf"]) else [d]
@@ -264,7 +273,9 @@ def render_py(s: Schemas) -> str:
         f"PROTOCOL_VERSION = {version}",
         "# request types whose final frame is `done` (or `error`); all others end with their one reply",
         "ENDS_WITH_DONE = frozenset({" + ", ".join(f'"{t}"' for t in done) + "})",
-        "ANALYZE_KINDS = (" + ", ".join(f'"{k}"' for k in kinds) + ")\n",
+        "ANALYZE_KINDS = (" + ", ".join(f'"{k}"' for k in kinds) + ")",
+        "# frames a job streams before its reply (the requests' `x-streams`)",
+        "STREAMED = frozenset({" + ", ".join(f'"{t}"' for t in s.streamed()) + "})\n",
         "RequestId = str | int\n",
     ]
     parts += [py_decl(n, s.named[n]) for n in _order(s)]

@@ -24,6 +24,7 @@ from loupe.errors import LoupeError
 from loupe.wire import (
     ENDS_WITH_DONE,
     PROTOCOL_VERSION,
+    STREAMED,
     AnalyzeKind,
     ContrastHit,
     FeatureHit,
@@ -43,7 +44,6 @@ from loupe.wire import (
     VectorInfo,
 )
 
-STREAMED = frozenset({"run.tokens", "run.layer", "gen.token", "analyze.row"})  # a job's frames before its reply
 MAX_FRAME = 1 << 30
 CLIENT_LIMITS = UnpackLimits(MAX_FRAME, MAX_FRAME, MAX_FRAME, 1 << 24, 1 << 20)  # trust the server's frames
 

@@ -14,6 +14,8 @@ PROTOCOL_VERSION = 1
 # request types whose final frame is `done` (or `error`); all others end with their one reply
 ENDS_WITH_DONE = frozenset({"analyze", "generate", "run", "runs.save", "vectors.from_prompts"})
 ANALYZE_KINDS = ("logit_lens", "dla", "patch", "attribution_patching", "head_scores", "qk_ov", "composition")
+# frames a job streams before its reply (the requests' `x-streams`)
+STREAMED = frozenset({"analyze.row", "gen.token", "run.tokens", "run.layer"})
 
 RequestId = str | int
 
