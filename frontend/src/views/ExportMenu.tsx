@@ -3,7 +3,7 @@ import { defaultWsUrl } from '../api/client';
 import { copyLink } from '../state/address';
 import { download, exportJson, pythonScript } from '../state/exporters';
 import { get, notify, useLoupe } from '../state/store';
-import { composePng } from '../viz/exportPng';
+import { pagePng } from '../viz/exportPng';
 
 /** Props: none. */
 export type ExportMenuProps = Record<string, never>;
@@ -12,7 +12,7 @@ function stamp(): string {
   return new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
 }
 
-/** Export ▾: the current view as PNG, the captured data as JSON, the session as a Python script, a link to the session. */
+/** Export ▾: the whole page as PNG, the captured data as JSON, the session as a Python script, a link to the session. */
 export function ExportMenu(_props: ExportMenuProps) {
   const [open, setOpen] = useState(false);
   const hasRun = useLoupe((s) => !!s.run && s.run.layersDone > 0);
@@ -25,9 +25,9 @@ export function ExportMenu(_props: ExportMenuProps) {
     }
   };
   const png = act(async () => {
-    const s = get();
-    const title = `Loupe · ${s.model?.name ?? ''} · “${s.run?.prompt ?? s.prompt}”`;
-    download(`loupe-${stamp()}.png`, await composePng(document, { title }));
+    const root = document.querySelector<HTMLElement>('.app');
+    if (!root) throw new Error('PNG export: the page is not shown');
+    download(`loupe-${stamp()}.png`, await pagePng(root));
   });
   const json = act(() => download(`loupe-${stamp()}.json`, JSON.stringify(exportJson(get()), null, 1), 'application/json'));
   const script = act(() => {
@@ -41,7 +41,7 @@ export function ExportMenu(_props: ExportMenuProps) {
       </button>
       {open && (
         <div className="menu-items" role="menu">
-          <button type="button" role="menuitem" data-testid="export-png" onClick={png}>view as PNG</button>
+          <button type="button" role="menuitem" data-testid="export-png" onClick={png}>page as PNG</button>
           <button type="button" role="menuitem" data-testid="export-json" onClick={json}>captured data as JSON</button>
           <button type="button" role="menuitem" data-testid="export-python" onClick={script}>session as Python script</button>
           <button type="button" role="menuitem" data-testid="copy-link" onClick={act(copyLink)}>copy link to this session</button>

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { currentLayer, visibleLayers } from '../state/runData';
 import { useLoupe } from '../state/store';
-import { drawColLabels, drawLegend, drawRowLabels } from '../viz/axes';
+import { drawColLabels, drawLegend, drawRowLabels, fitCell } from '../viz/axes';
 import { PROB_LUT, lutIndex, textOn } from '../viz/colour';
 import { setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, fmtProb, showToken } from '../viz/scales';
@@ -51,6 +51,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
     ctx.font = `${Math.min(11, bh - 4)}px ui-monospace, SFMono-Regular, Menlo, monospace`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
+    const cut = new Set<string>();
     for (let l = 0; l < L; l++) {
       const d = run.layers[l];
       const y = TOP + (geom.y(l) ?? 0);
@@ -72,9 +73,9 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
         }
         if (bw >= 18) {
           ctx.fillStyle = textOn(i);
-          const s = showToken(d.lensTop1[p]);
-          const maxChars = Math.max(1, Math.floor((bw - 4) / 6.6));
-          ctx.fillText(s.length > maxChars ? `${s.slice(0, maxChars - 1)}…` : s, x + bw / 2, y + bh / 2 + 0.5);
+          const s = fitCell(ctx, d.lensTop1[p], bw - 4);
+          if (s.endsWith('…')) cut.add(s);
+          ctx.fillText(s, x + bw / 2, y + bh / 2 + 0.5);
         }
       }
     }
@@ -96,6 +97,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
       ctx.strokeStyle = 'rgba(255,212,121,0.9)';
       ctx.strokeRect(LEFT + (geom.x(focus) ?? 0) - 1.5, TOP - 1.5, bw + 3, geom.h + 3);
     }
+    canvas.current.dataset.cut = [...cut].join('\u001f'); // the labels cut to fit (e2e checks they read cleanly)
     drawLegend(ctx, PROB_LUT.css, LEFT + 30, TOP + geom.h + 10, 110, 8, '0', '1', 'p(top token)   ▢ green = the actual next token');
   }, [geom, run, scrub, focus, T, L]);
 

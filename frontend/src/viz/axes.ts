@@ -20,6 +20,17 @@ function fit(ctx: CanvasRenderingContext2D, s: string, w: number): string {
   return `${t}…`;
 }
 
+/**
+ * A token's text for a `w`-px cell: whole if it fits, else cut with "…" at the measured width, its
+ * leading-space marks dropped first (so " other" shows "othe…", not "·ot…"; the tooltip has it whole).
+ */
+export function fitCell(ctx: CanvasRenderingContext2D, token: string, w: number): string {
+  const s = showToken(token);
+  if (ctx.measureText(s).width <= w) return s;
+  const bare = s.replace(/^·+/, '');
+  return fit(ctx, bare || s, w);
+}
+
 /** Right-aligned labels left of `x`, one per band of `y`. */
 export function drawRowLabels(
   ctx: CanvasRenderingContext2D, labels: string[], y: ScaleBand<number>, x: number, width: number,
