@@ -36,10 +36,11 @@ describe('analysis results', () => {
   it('DLA bars are the largest components, heads and MLPs together', () => {
     const m: AnalyzeResultMsg = {
       type: 'analyze.result', id: 'd', kind: 'dla', heads: encodeTensor([0.5, -2, 0, 3], [2, 2]), mlps: encodeTensor([1, -0.25], [2]),
-      embed: 0.75, total: 3, actual: 3.0001,
+      embed: 0.75, total: 3, actual: 3.0001, position: 1, str_tokens: ['a', ' b', ' c'],
     };
     const v = dlaView(m, ' Mary', ' John', 3);
     expect(v.bars.map((b) => b.label)).toEqual(['L1H1', 'L0H1', 'L0 MLP']);
+    expect([v.position, v.tokens[v.position]]).toEqual([1, ' b']);
     expect(v.bars[0]).toMatchObject({ value: 3, kind: 'head' });
   });
   it('head scores become grid outlines; a head keeps its strongest role', () => {

@@ -37,7 +37,8 @@ export interface PatchView {
 }
 
 export interface DlaBar extends Labeled { kind: 'head' | 'mlp' | 'embed' | 'bias' }
-export interface DlaView { answer: string; wrong: string; bars: DlaBar[]; total: number; actual: number }
+/** Bars of one attribution; `position`: the token whose next-token logits are attributed (≥ 0), of `tokens`. */
+export interface DlaView { answer: string; wrong: string; bars: DlaBar[]; total: number; actual: number; position: number; tokens: string[] }
 
 export type RoleKind = 'induction' | 'previous_token' | 'duplicate_token';
 export interface RoleScores { scores: Record<RoleKind, Tensor>; nLayers: number; nHeads: number }
@@ -128,7 +129,9 @@ export function dlaView(m: AnalyzeResultMsg, answer: string, wrong: string, n = 
   for (let l = 0; l < mlps.data.length; l++) bars.push({ label: `L${l} MLP`, value: mlps.data[l], kind: 'mlp' });
   bars.push({ label: 'embed', value: m.embed as number, kind: 'embed' });
   bars.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
-  return { answer, wrong, bars: bars.slice(0, n), total: m.total as number, actual: m.actual as number };
+  const tokens = (m.str_tokens as string[] | undefined) ?? [];
+  const position = typeof m.position === 'number' ? m.position : tokens.length - 1;
+  return { answer, wrong, bars: bars.slice(0, n), total: m.total as number, actual: m.actual as number, position, tokens };
 }
 
 export function roleScores(m: AnalyzeResultMsg): RoleScores {

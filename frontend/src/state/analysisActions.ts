@@ -92,13 +92,13 @@ async function busy<T>(name: string, work: () => Promise<T>): Promise<T | null> 
   }
 }
 
-/** Direct logit attribution of answer − wrong at the last position of the prompt box. */
-export async function runDla(): Promise<void> {
+/** Direct logit attribution of answer − wrong at `position` of the prompt box (−1: its last token). */
+export async function runDla(position = -1): Promise<void> {
   const s = get();
-  const res = await busy('dla', () => analyze({ kind: 'dla', prompt: s.prompt, answer: s.answer, wrong: s.wrong }));
+  const res = await busy('dla', () => analyze({ kind: 'dla', prompt: s.prompt, answer: s.answer, wrong: s.wrong, position }));
   if (!res) return;
   setA({ dla: dlaView(res, s.answer, s.wrong) });
-  record({ kind: 'dla', prompt: s.prompt, answer: s.answer, wrong: s.wrong, interventions: s.interventions });
+  record({ kind: 'dla', prompt: s.prompt, answer: s.answer, wrong: s.wrong, position, interventions: s.interventions });
 }
 
 /** Induction / previous-token / duplicate-token scores (computed once per server), outlined in the grid. */

@@ -15,7 +15,7 @@ describe('the exported script replays the journal', () => {
     ...initialState,
     interventions: [],
     journal: [sweep('heads', []), sweep('layers', []), sweep('heads', [ABLATE]), { kind: 'head_scores' },
-      { kind: 'dla', prompt: 'other prompt', answer: ' a', wrong: ' b', interventions: [PATCH] }, { kind: 'qk_ov', layer: 23, head: 3 }],
+      { kind: 'dla', prompt: 'other prompt', answer: ' a', wrong: ' b', position: 1, interventions: [PATCH] }, { kind: 'qk_ov', layer: 23, head: 3 }],
   };
   const code = pythonScript(s, 'ws://x/ws');
 
@@ -40,7 +40,7 @@ describe('the exported script replays the journal', () => {
 
   it('replays head roles, DLA on its own prompt, QK/OV, and saves the source a past patch needed', () => {
     expect(code).toContain('lo.analyze("head_scores")');
-    expect(code).toContain('lo.analyze("dla", prompt="other prompt", answer=" a", wrong=" b")');
+    expect(code).toContain('lo.analyze("dla", prompt="other prompt", answer=" a", wrong=" b", position=1)');
     expect(code).toContain('lo.analyze("qk_ov", layer=23, head=3, k=10)');
     expect(code).toContain('lo.save_run("corrupt", ');
     expect(code).toContain('prompt=PROMPT, corrupt=');

@@ -9,7 +9,7 @@ import { set } from './store';
 /** One analysis as it was asked; `interventions` only for the kinds that run the model on a prompt. */
 export type JournalEntry =
   | { kind: 'patch'; method?: PatchMethod; prompt: string; corrupt: string; answer: string; wrong: string; over: PatchOver; interventions: Intervention[] }
-  | { kind: 'dla'; prompt: string; answer: string; wrong: string; interventions: Intervention[] }
+  | { kind: 'dla'; prompt: string; answer: string; wrong: string; position?: number; interventions: Intervention[] }
   | { kind: 'head_scores' }
   | { kind: 'composition' }
   | { kind: 'qk_ov'; layer: number; head: number };
@@ -64,9 +64,11 @@ export function journalLines(journal: JournalEntry[], py: (v: unknown) => string
       L.push(`    sweep = lo.analyze("${kind}", prompt=${text(e.prompt)}, corrupt=${py(e.corrupt)}, answer=${py(e.answer)}, wrong=${py(e.wrong)}, over=${py(e.over)})`);
       L.push(`    print("sweep ${sweeps} (${e.over}): clean", round(sweep["clean_metric"], 2), "corrupt", round(sweep["corrupt_metric"], 2), "top:", [(t["label"], round(t["value"], 2)) for t in sweep["top"][:6]])`);
     } else if (e.kind === 'dla') {
-      L.push('', `    # Direct logit attribution of ${JSON.stringify(e.answer)} - ${JSON.stringify(e.wrong)} at the last token, run with ${count(e.interventions)}`);
+      const at = e.position === undefined || e.position < 0 ? 'the last token' : `position ${e.position}`;
+      L.push('', `    # Direct logit attribution of ${JSON.stringify(e.answer)} - ${JSON.stringify(e.wrong)} at ${at}, run with ${count(e.interventions)}`);
       under(e.interventions);
-      L.push(`    dla = lo.analyze("dla", prompt=${text(e.prompt)}, answer=${py(e.answer)}, wrong=${py(e.wrong)})`);
+      const pos = e.position === undefined || e.position < 0 ? '' : `, position=${e.position}`;
+      L.push(`    dla = lo.analyze("dla", prompt=${text(e.prompt)}, answer=${py(e.answer)}, wrong=${py(e.wrong)}${pos})`);
       L.push('    print("DLA: total", round(dla["total"], 2), "top:", [(t["label"], round(t["value"], 2)) for t in dla["top"][:6]])');
     } else if (e.kind === 'head_scores') {
       L.push('', '    # Head roles: induction, previous-token and duplicate-token scores of every head (weights only)');

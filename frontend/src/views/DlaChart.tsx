@@ -4,6 +4,7 @@ import { selectHead } from '../state/actions';
 import { runDla } from '../state/analysisActions';
 import { useLoupe } from '../state/store';
 import { setupCanvas } from '../viz/heatmap';
+import { showToken } from '../viz/scales';
 import { useSize } from './useSize';
 
 /** Props of the direct-logit-attribution chart. */
@@ -16,7 +17,7 @@ const LABEL_W = 64;
 
 /**
  * Direct logit attribution: each head's, MLP's and the embeddings' direct contribution to
- * logit(answer) − logit(wrong) at the last position (final-norm scale frozen), largest first.
+ * logit(answer) − logit(wrong) at the last position or a chosen one (final-norm scale frozen), largest first.
  */
 export function DlaChart({ barHeight = 15 }: DlaChartProps) {
   const wrap = useRef<HTMLDivElement>(null);
@@ -28,7 +29,11 @@ export function DlaChart({ barHeight = 15 }: DlaChartProps) {
   const answer = useLoupe((s) => s.answer);
   const wrong = useLoupe((s) => s.wrong);
   const selected = useLoupe((s) => s.selected);
+  const runTokens = useLoupe((s) => s.run?.strTokens);
   const [count, setCount] = useState(14);
+  /** The position attributed: −1 = the last token (the next-token prediction), else a token of the run. */
+  const [at, setAt] = useState(-1);
+  const choices = runTokens ?? dla?.tokens ?? [];
   const bars = useMemo(() => (dla ? dla.bars.slice(0, count) : []), [dla, count]);
 
   useEffect(() => {
@@ -74,12 +79,21 @@ export function DlaChart({ barHeight = 15 }: DlaChartProps) {
   return (
     <div className="analysis-body" data-testid="dla-view">
       <div className="row">
-        <span className="muted small-text grow">direct effect on logit({JSON.stringify(answer)}) − logit({JSON.stringify(wrong)}) at the last token, per head / MLP / embedding</span>
-        <button type="button" className="primary" disabled={!open || busy} onClick={() => void runDla()} data-testid="dla-run">{busy ? 'attributing…' : 'attribute'}</button>
+        <span className="muted small-text grow">direct effect on logit({JSON.stringify(answer)}) − logit({JSON.stringify(wrong)}) predicted after the token{' '}
+          <select aria-label="Attribute at position" value={at} data-testid="dla-position" disabled={!open || busy}
+            onChange={(e) => {
+              const p = Number(e.target.value);
+              setAt(p);
+              if (dla) void runDla(p); // bars already shown: attribute at the new position at once
+            }}>
+            <option value={-1}>last</option>
+            {choices.map((t, i) => <option key={i} value={i}>{i}: {showToken(t)}</option>)}
+          </select>, per head / MLP / embedding</span>
+        <button type="button" className="primary" disabled={!open || busy} onClick={() => void runDla(at)} data-testid="dla-run">{busy ? 'attributing…' : 'attribute'}</button>
       </div>
       {dla && (
         <div className="muted small-text" data-testid="dla-total">
-          components sum to {dla.total >= 0 ? '+' : ''}{dla.total.toFixed(2)} (the run: {dla.actual >= 0 ? '+' : ''}{dla.actual.toFixed(2)}) · largest{' '}
+          at {dla.position}: <b data-testid="dla-at">{showToken(dla.tokens[dla.position] ?? '')}</b> · components sum to {dla.total >= 0 ? '+' : ''}{dla.total.toFixed(2)} (the run: {dla.actual >= 0 ? '+' : ''}{dla.actual.toFixed(2)}) · largest{' '}
           <select aria-label="Bars shown" value={count} onChange={(e) => setCount(Number(e.target.value))}>
             {[14, 40, dla.bars.length].map((n) => <option key={n} value={n}>{n === dla.bars.length ? `all ${n}` : n}</option>)}
           </select>{' '}
