@@ -231,6 +231,22 @@ VALID: dict[str, dict[str, Any]] = {
         "batch": 4,
         "cached": True,
     },
+    "analyze.lens_grid": {
+        "type": "analyze.result",
+        "id": "a3",
+        "kind": "logit_lens",
+        "position": 1,
+        "str_tokens": ["When", " Mary"],
+        "labels": ["embed", "L0"],
+        "tokens": np.array([[11], [12]], np.int32),
+        "probs": np.array([[0.5], [0.75]], np.float32),
+        "top_str": [[" and"], [" and"]],
+        "grid": {
+            "tokens": np.array([[13, 11], [13, 12]], np.int32),
+            "probs": np.array([[0.25, 0.5], [0.125, 0.75]], np.float32),
+            "top_str": [[",", " and"], [",", " and"]],
+        },
+    },
     "run_features_request": {
         "type": "run",
         "id": "r3",

@@ -33,6 +33,15 @@ PatchOver = Literal["heads", "resid", "layers"]
 
 PatchDirection = Literal["noising", "denoising"]
 
+LensGrid = TypedDict(
+    "LensGrid",
+    {
+        "tokens": np.ndarray,
+        "probs": np.ndarray,
+        "top_str": list[list[str]],
+    },
+)
+
 ModelInfo = TypedDict(
     "ModelInfo",
     {
@@ -324,6 +333,7 @@ AnalyzeMsg = TypedDict(
         "position": NotRequired[int],
         "k": NotRequired[int],
         "target": NotRequired[str],
+        "grid": NotRequired[bool],
         "answer": NotRequired[str],
         "wrong": NotRequired[str],
         "corrupt": NotRequired[str],
@@ -368,6 +378,7 @@ AnalyzeResultMsg = TypedDict(
         "top_str": NotRequired[list[list[str]]],
         "target": NotRequired[int],
         "target_prob": NotRequired[np.ndarray],
+        "grid": NotRequired[LensGrid],
         "heads": NotRequired[np.ndarray],
         "mlps": NotRequired[np.ndarray],
         "attn_bias": NotRequired[np.ndarray],
@@ -877,6 +888,7 @@ AnalyzeRequest = TypedDict(
         "position": int,
         "k": int | None,
         "target": str | None,
+        "grid": bool,
         "answer": str | None,
         "wrong": str | None,
         "corrupt": str | None,

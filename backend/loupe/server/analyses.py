@@ -128,6 +128,12 @@ def lens_kind(ctx: JobContext) -> dict[str, Any]:
     if lens.target_probs is not None:
         out["target"] = target
         out["target_prob"] = enc(lens.target_probs[:, pos], dt)
+    if req["grid"]:  # the top-1 token at every position: a whole lens table, e.g. the clean run's
+        out["grid"] = {
+            "tokens": enc(lens.tokens[:, :, 0].int(), "i32"),
+            "probs": enc(lens.probs[:, :, 0], dt),
+            "top_str": [[top[0] for top in row] for row in lens.top_str],
+        }
     return out
 
 

@@ -222,6 +222,7 @@ SPECS: dict[str, Spec] = {
         "position": (integer(-(1 << 16), 1 << 16), -1),
         "k": (integer(1, 1 << 20, expected="an integer in 1..max_top_k (welcome.limits)"), None),
         "target": (string(), None),
+        "grid": (boolean, False),
         "answer": (string(), None),
         "wrong": (string(), None),
         "corrupt": (PROMPT, None),

@@ -22,6 +22,12 @@ export type PatchOver = 'heads' | 'resid' | 'layers';
 
 export type PatchDirection = 'noising' | 'denoising';
 
+export interface LensGrid {
+  tokens: WireTensor;
+  probs: WireTensor;
+  top_str: string[][];
+}
+
 export interface ModelInfo {
   name: string;
   arch: string;
@@ -231,6 +237,7 @@ export interface AnalyzeMsg {
   position?: number;
   k?: number;
   target?: string;
+  grid?: boolean;
   answer?: string;
   wrong?: string;
   corrupt?: string;
@@ -269,6 +276,7 @@ export interface AnalyzeResultMsg {
   top_str?: string[][];
   target?: number;
   target_prob?: WireTensor;
+  grid?: LensGrid;
   heads?: WireTensor;
   mlps?: WireTensor;
   attn_bias?: WireTensor;
