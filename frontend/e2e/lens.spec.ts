@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { openWorkbench } from './helpers';
+import { expect, test, type Page } from '@playwright/test';
+import { openWorkbench, waitForRun } from './helpers';
 
 test('lens cells at 1280 px: long tokens are cut at the measured width, leading-space marks dropped first (no "·t…")', async ({ page }) => {
   await openWorkbench(page, { width: 1280, height: 800 });
@@ -10,4 +10,48 @@ test('lens cells at 1280 px: long tokens are cut at the measured width, leading-
   for (const label of cut) {
     expect(label, label).toMatch(/^[^·].{2,}…$/); // at least three characters of the word before the "…"
   }
+});
+
+/** Hover the last layer's last cell of the lens canvas showing `run`; the tooltip's text. */
+async function lastCellTip(page: Page, run: string): Promise<string> {
+  const canvas = page.getByTestId('logit-lens').locator(`canvas[data-run="${run}"]`);
+  await canvas.scrollIntoViewIfNeeded();
+  const box = (await canvas.boundingBox())!;
+  // The grid ends 8 px before the right edge; the legend takes the last 26 px; rows are 17 px.
+  await canvas.hover({ position: { x: box.width - 8 - 6, y: box.height - 26 - 8 } });
+  const tip = page.getByTestId('logitlens-tip');
+  await expect(tip).toBeVisible();
+  return tip.innerText();
+}
+
+test('clean vs intervened lens: the clean table on request, side by side, and the difference', async ({ page }) => {
+  const L = await openWorkbench(page);
+  await page.getByTestId('tab-lens').click();
+  await expect(page.getByTestId('lens-show')).toBeDisabled(); // no interventions: the run is the clean run
+  // Patch the second " John" at layer 8 from the corrupt prompt: the prediction flips to " John".
+  await page.getByTestId('save-source').click();
+  await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”');
+  await page.getByTestId('token-strip').getByRole('option').nth(9).click();
+  await page.getByLabel('Patch layer').fill('8');
+  await page.getByTestId('add-patch').click();
+  await waitForRun(page, L);
+  const cleanTop = (await page.getByTestId('top-clean').locator('.tok').first().innerText()).trim();
+  const ivTop = (await page.getByTestId('top-intervened').locator('.tok').first().innerText()).trim();
+  expect(cleanTop).not.toBe(ivTop);
+  // The default lens is the intervened run's: its last layer's last cell is the intervened prediction.
+  expect(await lastCellTip(page, 'intervened')).toContain(`${ivTop} `);
+  // The clean run's lens, fetched only now: its last cell is the clean prediction (an independent view of it).
+  await page.getByTestId('lens-show').selectOption('clean');
+  expect(await lastCellTip(page, 'clean')).toContain(`${cleanTop} `);
+  await expect(page.getByTestId('logit-lens').getByTestId('run-badge')).toHaveText('clean run');
+  // Side by side: both tables.
+  await page.getByTestId('lens-show').selectOption('side');
+  await expect(page.getByTestId('logit-lens').locator('canvas[data-run="clean"]')).toBeVisible();
+  await expect(page.getByTestId('logit-lens').locator('canvas[data-run="intervened"]')).toBeVisible();
+  // The difference: changed cells counted and outlined; the last cell reads clean → intervened.
+  await page.getByTestId('lens-show').selectOption('diff');
+  const diff = page.getByTestId('logit-lens').locator('canvas[data-run="diff"]');
+  await expect(diff).toHaveAttribute('data-changed', /^[1-9]\d*$/);
+  await expect(page.getByTestId('lens-changed')).toContainText(`changed in ${await diff.getAttribute('data-changed')} of`);
+  expect(await lastCellTip(page, 'diff')).toMatch(new RegExp(`clean ${cleanTop} .*→ intervened ${ivTop} `));
 });

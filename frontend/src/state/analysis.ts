@@ -6,6 +6,7 @@ import { decodeTensor, type Tensor } from '../api/codec';
 import type { AnalyzeResultMsg, AnalyzeRowMsg, WireTensor } from '../api/wire';
 import type { HeadMark } from '../viz/attentionGrid';
 import type { CompositionView } from './composition';
+import type { CleanLens } from './lensCompare';
 import type { KeptSweep } from './sweeps';
 
 export type PatchOver = 'heads' | 'resid' | 'layers';
@@ -62,12 +63,14 @@ export interface AnalysisState {
   showRoles: boolean;
   qkov: QkOvView | null;
   composition: CompositionView | null;
+  /** The clean run's logit lens of a prompt, fetched when the lens tab compares it with the intervened run. */
+  cleanLens: CleanLens | null;
   /** Which analysis is being computed ("dla", "roles", "qkov"), for spinners. */
   busy: string | null;
 }
 
 export const initialAnalysis: AnalysisState = {
-  over: 'heads', method: 'exact', patch: null, sweeps: [], shown: null, compare: null, dla: null, roles: null, showRoles: true, qkov: null, composition: null, busy: null,
+  over: 'heads', method: 'exact', patch: null, sweeps: [], shown: null, compare: null, dla: null, roles: null, showRoles: true, qkov: null, composition: null, cleanLens: null, busy: null,
 };
 
 /** Row and column labels of a sweep, as the server names them (proto/README.md, analyze patch). */

@@ -8,6 +8,7 @@ import type { AnalyzeMsg, AnalyzeResultMsg, AnalyzeRowMsg, ServerMsg, VectorsRep
 import { currentClient } from './actions';
 import { applyPatchResult, applyPatchRow, dlaView, newPatch, qkovView, roleMarks, roleScores, type AnalysisState } from './analysis';
 import { compositionView } from './composition';
+import { gridLens } from './lensCompare';
 import { record } from './journal';
 import { SWEEPS_KEPT } from './sweeps';
 import { get, notify, set } from './store';
@@ -99,6 +100,13 @@ export async function runDla(position = -1): Promise<void> {
   if (!res) return;
   setA({ dla: dlaView(res, s.answer, s.wrong) });
   record({ kind: 'dla', prompt: s.prompt, answer: s.answer, wrong: s.wrong, position, interventions: s.interventions });
+}
+
+/** The clean run's logit lens of `prompt` (no interventions; one extra forward pass), unless already fetched. */
+export async function loadCleanLens(prompt: string): Promise<void> {
+  if (get().analysis.cleanLens?.prompt === prompt) return;
+  const res = await busy('lens', () => analyze({ kind: 'logit_lens', prompt, grid: true, k: 1, interventions: false }));
+  if (res) setA({ cleanLens: { prompt, table: gridLens(res) } });
 }
 
 /** Induction / previous-token / duplicate-token scores (computed once per server), outlined in the grid. */
