@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { openWorkbench, waitForRun } from './helpers';
+import { screenshotPath } from './shots';
 
 test('lens cells at 1280 px: long tokens are cut at the measured width, leading-space marks dropped first (no "·t…")', async ({ page }) => {
   await openWorkbench(page, { width: 1280, height: 800 });
@@ -54,4 +55,24 @@ test('clean vs intervened lens: the clean table on request, side by side, and th
   await expect(diff).toHaveAttribute('data-changed', /^[1-9]\d*$/);
   await expect(page.getByTestId('lens-changed')).toContainText(`changed in ${await diff.getAttribute('data-changed')} of`);
   expect(await lastCellTip(page, 'diff')).toMatch(new RegExp(`clean ${cleanTop} .*→ intervened ${ivTop} `));
+});
+
+test('at 1920×1080: the lens difference beside per-position attribution (docs/screenshot-compare-1920.png)', async ({ page }) => {
+  const L = await openWorkbench(page, { width: 1920, height: 1080 });
+  await page.getByTestId('save-source').click();
+  await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”');
+  await page.getByTestId('token-strip').getByRole('option').nth(9).click();
+  await page.getByLabel('Patch layer').fill('8');
+  await page.getByTestId('add-patch').click();
+  await waitForRun(page, L);
+  await page.getByTestId('tab-lens').click();
+  await page.getByTestId('lens-show').selectOption('diff');
+  await expect(page.getByTestId('logit-lens').locator('canvas[data-run="diff"]')).toHaveAttribute('data-changed', /^[1-9]/);
+  await page.getByTestId('tab2-dla').click();
+  await page.getByTestId('dla-run').click();
+  await expect(page.getByTestId('dla-total')).toContainText('of 301');
+  await expect(page.getByTestId('tab-area-0').getByTestId('logit-lens')).toBeInViewport();
+  await expect(page.getByTestId('tab-area-1').getByTestId('dla-view')).toBeInViewport();
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: screenshotPath('screenshot-compare-1920.png') });
 });

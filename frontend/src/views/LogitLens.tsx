@@ -51,11 +51,14 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
       {mode === 'clean' ? 'clean run' : mode === 'side' ? 'clean | intervened' : 'intervened − clean'}
     </span>
   );
-  const picker = (
-    <select aria-label="Lens shown" data-testid="lens-show" value={mode} disabled={!intervened}
-      title={intervened ? 'compare with the clean run (one more forward pass, only when asked)' : 'no interventions active: the run shown is the clean run'}
+  const picker = intervened ? (
+    <select aria-label="Lens shown" data-testid="lens-show" value={mode} title="compare with the clean run (one more forward pass, only when asked)"
       onChange={(e) => setShow(e.target.value as LensShow)}>
       {SHOW.map((s) => <option key={s.id} value={s.id}>{s.label}</option>)}
+    </select>
+  ) : (
+    <select aria-label="Lens shown" data-testid="lens-show" value="none" disabled title="no interventions active: the run shown is the clean run">
+      <option value="none">nothing to compare</option>
     </select>
   );
   let body: React.ReactNode;
