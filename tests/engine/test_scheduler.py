@@ -243,3 +243,33 @@ def test_a_cancelled_row_leaves_the_batch_at_the_next_layer(make_pair, arch: str
     finally:
         out.remove()
         scheduler.close()
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "neox"])
+def test_last_logits_unembeds_only_each_rows_last_position(make_pair, arch: str) -> None:
+    model, _ = make_pair(arch)
+    scheduler = Scheduler(model)
+    ivs = [interventions_for(i, model.cfg.d_model) for i in (0, 1, 2, 4)]  # (3, a mean ablation, runs a pre-pass)
+    unembed = model.hf.get_output_embeddings()
+    seen: list[int] = []  # positions the unembedding saw, per pass
+    handle = unembed.register_forward_hook(lambda _m, _a, out: seen.append(out.shape[1]))
+    try:
+        with scheduler.together():  # one pass of rows of different lengths (right-padded)
+            futures = [scheduler.submit("s", p, interventions=ivs[i], last_logits=True) for i, p in enumerate(PROMPTS)]
+        results = [f.result(timeout=60).logits for f in futures]
+        assert seen == [len({len(model.to_tokens(p)[0]) for p in PROMPTS})]  # one pass; a position per row length
+        for i, (prompt, got) in enumerate(zip(PROMPTS, results, strict=True)):
+            assert got.shape == (1, 1, model.cfg.d_vocab)
+            torch.testing.assert_close(
+                got, model.run(prompt, interventions=ivs[i]).logits[:, -1:], atol=1e-5, rtol=1e-5
+            )
+        with scheduler.together():  # rows that want every position's logits, as logits or a capture, get them
+            short = scheduler.submit("s", PROMPTS[0], last_logits=True)
+            captured = scheduler.submit("s", PROMPTS[1], capture=["logits"], last_logits=True)
+            whole = scheduler.submit("s", PROMPTS[2])
+        assert short.result(timeout=60).logits.shape[1] == 1
+        torch.testing.assert_close(captured.result(timeout=60).cache["logits"], model.run(PROMPTS[1]).logits)
+        torch.testing.assert_close(whole.result(timeout=60).logits, model.run(PROMPTS[2]).logits)
+    finally:
+        handle.remove()
+        scheduler.close()

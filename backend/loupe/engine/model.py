@@ -146,8 +146,10 @@ class HookedModel:
         mask: torch.Tensor,
         position_ids: torch.Tensor | None = None,
         past: Any = None,
+        keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """One forward pass with `ctx`'s hooks installed; returns logits [batch, pos, d_vocab]."""
+        """One forward pass with `ctx`'s hooks installed; returns logits [batch, pos, d_vocab] (with `keep`, a 1-D
+        tensor of positions, only those are unembedded: [batch, len(keep), d_vocab])."""
         if position_ids is None:
             position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         with self.lock.turn(ctx.cancel):  # a cancelled job leaves the queue for its turn at once
@@ -160,6 +162,7 @@ class HookedModel:
                     position_ids=position_ids,
                     use_cache=past is not None,
                     **({self._cache_arg: past} if past is not None else {}),
+                    **({"logits_to_keep": keep} if keep is not None else {}),
                 )
             finally:
                 self.slot.ctx = None

@@ -46,6 +46,7 @@ class _Request:
     cancel: threading.Event | None
     stream: list[str]
     tag: object = None  # handed to the scheduler's `layer_hook` with this row's tensors
+    last_logits: bool = False  # the result's logits are the last position's only
     joined: bool = False  # runs in the same batch as the request queued before it (see `together`)
     future: Future[RunResult] = field(default_factory=Future)
 
@@ -99,16 +100,19 @@ class Scheduler:
         cancel: threading.Event | None = None,
         stream: Sequence[str] | str = (),
         tag: object = None,
+        last_logits: bool = False,
     ) -> Future[RunResult]:
         """Queue one prompt; raises LoupeError now for a bad prompt, capture or intervention.
 
         `stream` names points that only `on_layer` receives (not kept in the result); `tag` goes to `layer_hook`.
+        With `last_logits` the result's logits are [1, 1, d_vocab], the last position's: when every row of a pass
+        asks for that (and none captures `logits`), the pass unembeds only those positions (`logits_to_keep`).
         """
         tokens, _ = self.model.encode(inputs)
         if tokens.shape[0] != 1:
             raise ValueError("submit takes one prompt; submit each row of a batch separately")
         todo = plan(self.model, tokens.shape[1], capture, interventions, sources, vectors, stream)
-        request = _Request(key, tokens[0], todo.capture, todo.bound, on_layer, cancel, todo.stream, tag)
+        request = _Request(key, tokens[0], todo.capture, todo.bound, on_layer, cancel, todo.stream, tag, last_logits)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
@@ -252,8 +256,10 @@ class Scheduler:
 
         ctx = RunPlan(capture, stream, bound).context(model, Where(0, width, len(batch)), on_layer)
         ctx.drop = lambda: {i for i, r in enumerate(batch) if r.cancelled}  # cancelled rows stop at the next layer
+        last = all(r.last_logits for r in batch) and "logits" not in capture and "logits" not in stream
+        ends = sorted({n - 1 for n in lengths}) if last else []
         with torch.no_grad():
-            logits = model.forward(ctx, tokens, mask).float()
+            logits = model.forward(ctx, tokens, mask, keep=torch.tensor(ends) if last else None).float()
         self.batches_run += 1
         results: list[RunResult | None] = []
         own = len(batch) > 1  # copies: a row's result must not keep the whole batch's logits and captures alive
@@ -265,7 +271,10 @@ class Scheduler:
             ids = tokens[i : i + 1, :n]
             str_tokens = [model.decode_each(ids[0].tolist())] if model.tokenizer is not None else []
             cache = {name: _own(self._cut(name, ctx.cache[name], ctx.row_of(name, i), n), own) for name in r.capture}
-            results.append(RunResult(ids, mask[i : i + 1, :n], _own(logits[at : at + 1, :n], own), str_tokens, cache))
+            first = ends.index(n - 1) if last else n - 1 if r.last_logits else 0
+            pos = slice(first, first + 1 if r.last_logits else n)
+            row_logits = _own(logits[at : at + 1, pos], own)
+            results.append(RunResult(ids, mask[i : i + 1, :n], row_logits, str_tokens, cache))
         return results
 
     def _cut(self, name: str, t: torch.Tensor, row: int, length: int) -> torch.Tensor:

@@ -116,8 +116,9 @@ class Host:
                     cancel,
                     stream,
                     slot,
+                    last_logits=True,  # a run uses the last position's logits only: no unembedding of the rest
                 )
-                other = self.scheduler.submit(key, tokens, cancel=cancel) if twin else None
+                other = self.scheduler.submit(key, tokens, cancel=cancel, last_logits=True) if twin else None
             res = _wait(main, cancel)
             clean = (_wait(other, cancel) if other is not None else res).logits[0, -1]
         if known is not None:
