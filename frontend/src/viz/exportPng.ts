@@ -20,7 +20,12 @@ export async function pagePng(root: HTMLElement, opts: PagePngOptions = {}): Pro
   const width = root.scrollWidth;
   const height = root.scrollHeight;
   const backgroundColor = getComputedStyle(document.documentElement).backgroundColor || '#0c0e13';
-  const blob = await toBlob(root, { width, height, pixelRatio: opts.pixelRatio ?? 2, backgroundColor, filter: keep, cacheBust: false });
-  if (!blob) throw new Error('PNG export: the page could not be drawn');
-  return blob;
+  root.classList.add('exporting'); // no scrollbars in the picture (the copy would draw classic ones)
+  try {
+    const blob = await toBlob(root, { width, height, pixelRatio: opts.pixelRatio ?? 2, backgroundColor, filter: keep, cacheBust: false });
+    if (!blob) throw new Error('PNG export: the page could not be drawn');
+    return blob;
+  } finally {
+    root.classList.remove('exporting');
+  }
 }
