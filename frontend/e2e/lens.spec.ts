@@ -26,6 +26,12 @@ async function lastCellTip(page: Page, run: string): Promise<string> {
 }
 
 test('clean vs intervened lens: the clean table on request, side by side, and the difference', async ({ page }) => {
+  // Count the clean-lens requests the page sends (msgpack keeps strings as UTF-8 bytes).
+  let cleanLensAsks = 0;
+  page.on('websocket', (ws) => ws.on('framesent', (f) => {
+    const text = typeof f.payload === 'string' ? f.payload : f.payload.toString('latin1');
+    if (text.includes('logit_lens') && text.includes('grid')) cleanLensAsks++;
+  }));
   const L = await openWorkbench(page);
   await page.getByTestId('tab-lens').click();
   await expect(page.getByTestId('lens-show')).toBeDisabled(); // no interventions: the run is the clean run
@@ -41,6 +47,7 @@ test('clean vs intervened lens: the clean table on request, side by side, and th
   expect(cleanTop).not.toBe(ivTop);
   // The default lens is the intervened run's: its last layer's last cell is the intervened prediction.
   expect(await lastCellTip(page, 'intervened')).toContain(`${ivTop} `);
+  expect(cleanLensAsks).toBe(0); // the default run costs nothing extra
   // The clean run's lens, fetched only now: its last cell is the clean prediction (an independent view of it).
   await page.getByTestId('lens-show').selectOption('clean');
   expect(await lastCellTip(page, 'clean')).toContain(`${cleanTop} `);
@@ -49,6 +56,7 @@ test('clean vs intervened lens: the clean table on request, side by side, and th
   await page.getByTestId('lens-show').selectOption('side');
   await expect(page.getByTestId('logit-lens').locator('canvas[data-run="clean"]')).toBeVisible();
   await expect(page.getByTestId('logit-lens').locator('canvas[data-run="intervened"]')).toBeVisible();
+  expect(cleanLensAsks).toBe(1); // fetched once for this prompt, then kept
   // The difference: changed cells counted and outlined; the last cell reads clean → intervened.
   await page.getByTestId('lens-show').selectOption('diff');
   const diff = page.getByTestId('logit-lens').locator('canvas[data-run="diff"]');
