@@ -63,6 +63,10 @@ test('clean vs intervened lens: the clean table on request, side by side, and th
   await expect(diff).toHaveAttribute('data-changed', /^[1-9]\d*$/);
   await expect(page.getByTestId('lens-changed')).toContainText(`changed in ${await diff.getAttribute('data-changed')} of`);
   expect(await lastCellTip(page, 'diff')).toMatch(new RegExp(`clean ${cleanTop} .*→ intervened ${ivTop} `));
+  // The comparison is part of the session in the address: a reload shows the difference again.
+  await page.reload();
+  await expect(page.getByTestId('lens-show')).toHaveValue('diff');
+  await expect(page.getByTestId('logit-lens').locator('canvas[data-run="diff"]')).toHaveAttribute('data-changed', /^[1-9]/);
 });
 
 test('at 1920×1080: the lens difference beside per-position attribution (docs/screenshot-compare-1920.png)', async ({ page }) => {

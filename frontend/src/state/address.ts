@@ -5,7 +5,7 @@
 import { SHARE_PARAM, applyShared, decodeShared, sharedOf, withSession } from './share';
 import { get, notify, set, useLoupe, type LoupeState } from './store';
 
-const SHARED_KEYS = ['prompt', 'answer', 'wrong', 'corruptPrompt', 'sources', 'interventions', 'steer', 'selected', 'focusPos', 'tabs'] as const;
+const SHARED_KEYS = ['prompt', 'answer', 'wrong', 'corruptPrompt', 'sources', 'interventions', 'steer', 'selected', 'focusPos', 'tabs', 'lensShow'] as const;
 
 function changed(a: LoupeState, b: LoupeState): boolean {
   return SHARED_KEYS.some((k) => a[k] !== b[k]);

@@ -8,7 +8,8 @@ import type { AnalyzeResultMsg } from '../api/wire';
 import type { RunView } from './runData';
 
 /** Which lens the tab shows: the run's, the clean run's, both side by side, or their difference. */
-export type LensShow = 'intervened' | 'clean' | 'side' | 'diff';
+export const LENS_SHOWS = ['intervened', 'clean', 'side', 'diff'] as const;
+export type LensShow = (typeof LENS_SHOWS)[number];
 
 /** One run's lens: per layer (undefined until it arrives) the top-1 strings [T] and probabilities [T]. */
 export interface LensTable {

@@ -9,7 +9,7 @@ const s: LoupeState = {
     { id: 'ablate-L23H3', op: 'ablate', hook: 'blocks.23.attn.hook_z', head: 3, mode: 'zero', enabled: true },
     { id: 'up', op: 'steer', hook: 'blocks.6.hook_resid_post', vector: { dtype: 'f32', shape: [1], data: new Uint8Array(4) }, scale: 1 },
   ],
-  selected: { layer: 23, head: 3 }, focusPos: 4, tabs: ['patch', 'lens'], sources: { corrupt: 'I like tea with milk' },
+  selected: { layer: 23, head: 3 }, focusPos: 4, tabs: ['patch', 'lens'], lensShow: 'diff', sources: { corrupt: 'I like tea with milk' },
 };
 
 describe('the session in the address', () => {
@@ -20,7 +20,7 @@ describe('the session in the address', () => {
     expect(back.prompt).toBe('I like ☕ with milk');
     expect(back.interventions.map((i) => i.id)).toEqual(['ablate-L23H3']);
     const applied = applyShared(back, initialState, ['head', 'lens', 'patch']);
-    expect(applied).toMatchObject({ prompt: s.prompt, selected: { layer: 23, head: 3 }, focusPos: 4, tabs: ['patch', 'lens'], sources: s.sources });
+    expect(applied).toMatchObject({ prompt: s.prompt, selected: { layer: 23, head: 3 }, focusPos: 4, tabs: ['patch', 'lens'], lensShow: 'diff', sources: s.sources });
   });
 
   it('keeps other parameters and the current tabs when the link names unknown ones', () => {
@@ -35,5 +35,9 @@ describe('the session in the address', () => {
     expect(() => decodeShared(bad({ v: 2 }))).toThrow('another version');
     expect(() => decodeShared(bad({ ...sharedOf(s), interventions: [{ op: 'ablate' }] }))).toThrow('interventions');
     expect(() => decodeShared(bad({ ...sharedOf(s), selected: { layer: -1, head: 0 } }))).toThrow('selected');
+    expect(() => decodeShared(bad({ ...sharedOf(s), lens: 'both' }))).toThrow('lens');
+    const older: Partial<ReturnType<typeof sharedOf>> = sharedOf(s);
+    delete older.lens; // a link from before the lens comparison: the run's lens
+    expect(applyShared(decodeShared(bad(older)), s, ['head', 'lens']).lensShow).toBe('intervened');
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The session in the page's address: prompt, answer pair, corrupt prompt and saved sources,
- * interventions, steering settings, selected head, focused token and the tabs shown. The app keeps
+ * interventions, steering settings, selected head, focused token, the tabs shown and the logit lens's comparison. The app keeps
  * `?session=` up to date, so a reload restores the session and the address is a link to share.
  */
 import type { Intervention } from '../api/wire';
+import { LENS_SHOWS, type LensShow } from './lensCompare';
 import type { HeadRef, LoupeState, SteerConfig } from './store';
 
 export const SHARE_PARAM = 'session';
@@ -18,6 +19,8 @@ export interface SharedSession {
   selected: HeadRef | null;
   focus: number | null;
   tabs: [string, string];
+  /** The logit lens's comparison (absent in older links: the run). */
+  lens?: LensShow;
 }
 
 /** The shareable part of the state (a steer with an uploaded tensor is left out: it has no name to rebuild from). */
@@ -25,7 +28,7 @@ export function sharedOf(s: LoupeState): SharedSession {
   return {
     v: 1, prompt: s.prompt, answer: s.answer, wrong: s.wrong, corrupt: s.corruptPrompt, sources: s.sources,
     interventions: s.interventions.filter((i) => !(i.op === 'steer' && typeof i.vector !== 'string')),
-    steer: s.steer, selected: s.selected, focus: s.focusPos, tabs: s.tabs,
+    steer: s.steer, selected: s.selected, focus: s.focusPos, tabs: s.tabs, lens: s.lensShow,
   };
 }
 
@@ -61,6 +64,7 @@ export function decodeShared(text: string): SharedSession {
   if (x.selected !== null && !(isObj(x.selected) && isInt(x.selected.layer) && isInt(x.selected.head))) throw new Error('the link’s session: selected is not {layer, head}');
   if (x.focus !== null && !isInt(x.focus)) throw new Error('the link’s session: focus is not a position');
   if (!Array.isArray(x.tabs) || x.tabs.length !== 2 || !x.tabs.every((t) => typeof t === 'string')) throw new Error('the link’s session: tabs are not two tab ids');
+  if (x.lens !== undefined && !LENS_SHOWS.includes(x.lens as LensShow)) throw new Error(`the link’s session: lens is not one of ${LENS_SHOWS.join(', ')}`);
   return x as unknown as SharedSession;
 }
 
@@ -69,7 +73,7 @@ export function applyShared(x: SharedSession, s: LoupeState, tabIds: readonly st
   const tabs: [string, string] = x.tabs.every((t) => tabIds.includes(t)) && x.tabs[0] !== x.tabs[1] ? x.tabs : s.tabs;
   return {
     prompt: x.prompt, answer: x.answer, wrong: x.wrong, corruptPrompt: x.corrupt, sources: x.sources,
-    interventions: x.interventions, steer: { ...s.steer, ...x.steer }, selected: x.selected, focusPos: x.focus, tabs,
+    interventions: x.interventions, steer: { ...s.steer, ...x.steer }, selected: x.selected, focusPos: x.focus, tabs, lensShow: x.lens ?? 'intervened',
   };
 }
 

@@ -11,6 +11,7 @@ import { initialAnalysis, type AnalysisState } from './analysis';
 import { initialFeatures, type FeatureState } from './featureState';
 import { describeFeatureOp } from './features';
 import type { JournalEntry } from './journal';
+import type { LensShow } from './lensCompare';
 import type { RunView } from './runData';
 
 export const DEFAULT_PROMPT = 'When Mary and John went to the store, John gave a drink to';
@@ -72,6 +73,8 @@ export interface LoupeState {
   features: FeatureState;
   /** Which tab each tab area of the workspace shows (area 1 only on wide screens); never the same tab twice. */
   tabs: [string, string];
+  /** What the logit-lens tab shows when interventions are active: the run, the clean run, both, or the difference. */
+  lensShow: LensShow;
 }
 
 export const initialState: LoupeState = {
@@ -82,7 +85,7 @@ export const initialState: LoupeState = {
   steer: { positive: 'I love you', negative: 'I hate you', layer: 6, scale: 3, position: 'mean', vector: null, genPrompt: 'I hate you because',
     source: 'prompts', token: ' love', neuronLayer: 10, neuronIndex: 0 },
   gen: null, notices: [], headMarks: [], journal: [], analysis: initialAnalysis, features: initialFeatures,
-  tabs: ['head', 'lens'],
+  tabs: ['head', 'lens'], lensShow: 'intervened',
 };
 
 export const useLoupe = create<LoupeState>()(() => ({ ...initialState }));

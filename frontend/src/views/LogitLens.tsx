@@ -1,8 +1,8 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo } from 'react';
 import { loadCleanLens } from '../state/analysisActions';
 import { runLens, changedCells, type LensShow } from '../state/lensCompare';
 import { visibleLayers } from '../state/runData';
-import { useLoupe } from '../state/store';
+import { set, useLoupe } from '../state/store';
 import { LensCanvas } from './LensCanvas';
 import { Panel } from './Panel';
 import { RunBadge } from './RunBadge';
@@ -31,7 +31,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
   const cleanLens = useLoupe((s) => s.analysis.cleanLens);
   const busy = useLoupe((s) => s.analysis.busy === 'lens');
   const open = useLoupe((s) => s.conn === 'open');
-  const [show, setShow] = useState<LensShow>('intervened');
+  const show = useLoupe((s) => s.lensShow);
   const T = run?.strTokens.length ?? 0;
   const intervened = !!run && (run.status === 'running' ? active > 0 : run.intervened);
   const mode: LensShow = intervened ? show : 'intervened';
@@ -53,7 +53,7 @@ export function LogitLens({ rowHeight = 17 }: LogitLensProps) {
   );
   const picker = intervened ? (
     <select aria-label="Lens shown" data-testid="lens-show" value={mode} title="compare with the clean run (one more forward pass, only when asked)"
-      onChange={(e) => setShow(e.target.value as LensShow)}>
+      onChange={(e) => set({ lensShow: e.target.value as LensShow })}>
       {SHOW.map((s) => <option key={s.id} value={s.id}>{s.label}</option>)}
     </select>
   ) : (
