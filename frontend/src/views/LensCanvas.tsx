@@ -62,6 +62,7 @@ export function LensCanvas({ table, clean, kind, visible, top5, rowHeight = 17 }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     const cut = new Set<string>();
+    const fitted = new Map<string, string>(); // tokens repeat (·the, ·and): measure each once per drawing
     let changed = 0;
     for (let l = 0; l < L; l++) {
       const top1 = table.top1[l];
@@ -98,7 +99,8 @@ export function LensCanvas({ table, clean, kind, visible, top5, rowHeight = 17 }
         }
         if (bw >= 18) {
           ctx.fillStyle = ink;
-          const s = fitCell(ctx, top1[p], bw - 4);
+          let s = fitted.get(top1[p]);
+          if (s === undefined) fitted.set(top1[p], (s = fitCell(ctx, top1[p], bw - 4)));
           if (s.endsWith('…')) cut.add(s);
           ctx.fillText(s, x + bw / 2, y + bh / 2 + 0.5);
         }
