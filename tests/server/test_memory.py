@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from loupe.analysis.lens_decoder import LensDecoder, lens_decoder
+from loupe.engine import allocator
 from loupe.server.host import Host
 from loupe.server.session import Session
 from loupe.server.session_model import SessionModel
@@ -96,3 +97,17 @@ async def test_a_job_cancelled_while_waiting_for_a_worker_holds_nothing(server: 
     finally:
         gate.set()
         host.close()
+
+
+def test_the_host_gives_freed_memory_back_until_closed(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Freed memory the worker threads' arenas keep goes back to the OS periodically (tests/engine/test_allocator.py
+    shows it is kept otherwise); closing the host stops that."""
+    calls = threading.Semaphore(0)
+    monkeypatch.setattr(allocator, "release_freed_memory", lambda: calls.release() or True)
+    host = Host(server.model, TEST_LIMITS, workers=1, batching=False, release_every_s=0.01)
+    try:
+        assert all(calls.acquire(timeout=60) for _ in range(2))
+    finally:
+        host.close()
+    host.releaser.join(timeout=60)
+    assert not host.releaser.is_alive()

@@ -21,6 +21,7 @@ import torch
 
 from loupe.analysis.lens_decoder import lens_decoder
 from loupe.codec import pack
+from loupe.engine.allocator import release_periodically
 from loupe.engine.result import RunResult
 from loupe.engine.scheduler import Scheduler
 from loupe.engine.turns import as_key
@@ -43,13 +44,18 @@ Commit = Callable[[SessionState], "dict[str, Any] | None"]
 class Host:
     """The one model of the server, the worker threads jobs run on, and the cross-session batching scheduler."""
 
-    def __init__(self, model: HookedModel, limits: Limits, workers: int = 8, batching: bool = True) -> None:
+    def __init__(
+        self, model: HookedModel, limits: Limits, workers: int = 8, batching: bool = True, release_every_s: float = 30.0
+    ) -> None:
+        """`release_every_s`: how often freed memory goes back to the OS (engine/allocator.py says why)."""
         self.model = model
         self.limits = limits
         self.lens = lens_decoder(model)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
         self.scheduler = Scheduler(model, layer_hook=BatchLens(self.lens)) if batching else None
         self.clean = CleanLogits()
+        self._stop_release = threading.Event()
+        self.releaser = release_periodically(release_every_s, self._stop_release)
 
     async def execute(self, fn: Callable[[], T], key: str) -> T:
         """Run `fn` on a worker thread; its forward passes take turns with other sessions' as `key`.
@@ -127,6 +133,7 @@ class Host:
         return res, clean
 
     def close(self) -> None:
+        self._stop_release.set()
         if self.scheduler is not None:
             self.scheduler.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
