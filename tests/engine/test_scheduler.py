@@ -205,20 +205,6 @@ def test_sessions_sending_back_to_back_keep_sharing_passes(make_pair) -> None:
         assert scheduler.batches_run == 2
     finally:
         scheduler.close()
-    share = Scheduler(model, gather_s=0, gather_share=1e5)  # waits 1e5 x the last pass (>= 0.3 s here)
-    try:
-        with share.together():
-            first = [share.submit(k, PROMPTS[0]) for k in ("a", "b")]
-        for f in first:
-            f.result(timeout=30)
-        again_a = share.submit("a", PROMPTS[1])
-        time.sleep(0.3)
-        assert not again_a.done()  # waiting for "b", though gather_s is 0
-        share.submit("b", PROMPTS[2]).result(timeout=30)
-        again_a.result(timeout=30)
-        assert share.batches_run == 2
-    finally:
-        share.close()
     lone = Scheduler(model, gather_s=60)
     try:
         for _ in range(3):

@@ -5,11 +5,9 @@ A worker thread takes requests round-robin across keys (sessions) up to `max_row
 padded tokens, right-pads them into one batch and runs it; each row's interventions carry `rows=(i,)`
 and absolute positions, its captures are cut back to its own length, and its `on_layer` sees only its own
 tensors. Right padding leaves every real position's computation unchanged under a causal mask.
-After a batch that held several keys, the worker waits for each of them to queue its next request before
-taking the next batch, up to `gather_s` or `gather_share` of that batch's time, whichever is longer (a long
-pass takes the sessions long to answer and resend, most of all on a loaded machine): sessions that send runs
-back to back then keep sharing passes instead of splitting into a fast first-comer batch and the rest. A lone
-key never waits.
+After a batch that held several keys, the worker waits up to `gather_s` for each of them to queue its next
+request before taking the next batch: sessions that send runs back to back then keep sharing passes instead
+of splitting into a fast first-comer batch and the rest. A lone key never waits.
 """
 
 from __future__ import annotations
@@ -78,11 +76,9 @@ class Scheduler:
         max_tokens: int = 8192,
         layer_hook: LayerHook | None = None,
         gather_s: float = 0.05,
-        gather_share: float = 0.1,
     ) -> None:
         self.model, self.max_rows, self.max_tokens = model, max_rows, max_tokens
-        self.layer_hook, self.gather_s, self.gather_share = layer_hook, gather_s, gather_share
-        self._last_s = 0.0  # how long the last batch took
+        self.layer_hook, self.gather_s = layer_hook, gather_s
         self._last_keys: frozenset[str] = frozenset()  # the keys of the last batch
         self._queues: OrderedDict[str, deque[_Request]] = OrderedDict()
         self._cv = threading.Condition()
@@ -203,11 +199,10 @@ class Scheduler:
             del batch  # wait for the next one without keeping this one's requests (sessions, results) alive
 
     def _gather(self) -> None:
-        """After a batch of several keys, wait (at most `gather_s` or `gather_share` of that batch's time) until
-        each of them has a request queued."""
+        """After a batch of several keys, wait (at most `gather_s`) until each of them has a request queued."""
         if len(self._last_keys) < 2:
             return
-        deadline = time.monotonic() + max(self.gather_s, self.gather_share * self._last_s)
+        deadline = time.monotonic() + self.gather_s
         while not self._closed and not self._last_keys <= self._queues.keys():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -215,10 +210,8 @@ class Scheduler:
             self._cv.wait(left)
 
     def _run(self, batch: list[_Request]) -> None:
-        start = time.monotonic()
         try:
             results = self._forward(batch)
-            self._last_s = time.monotonic() - start
         except Exception as exc:  # one bad row must not fail the others: run each alone to find it
             if len(batch) == 1 or isinstance(exc, Cancelled):
                 for request in batch:
