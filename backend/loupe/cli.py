@@ -83,6 +83,12 @@ def serve_args(p: argparse.ArgumentParser) -> None:
         help="do not attach the SAE shipped for the embedded model (attached by default when installed)",
     )
     p.add_argument(
+        "--deflate",
+        action="store_true",
+        help="compress WebSocket frames (permessage-deflate): about half the bytes of a run's frames, at ~0.3x a "
+        "forward pass of CPU per T=64 run on 2 cores; off by default, for loopback and LAN",
+    )
+    p.add_argument(
         "--limit",
         action="append",
         default=[],
@@ -96,6 +102,9 @@ def serve_args(p: argparse.ArgumentParser) -> None:
 
 def serve_main(args: argparse.Namespace) -> int:
     if args.ray:
+        if args.deflate:
+            print("loupe serve: --deflate applies to a single server, not to --ray deployments", file=sys.stderr)
+            return 2
         from loupe.scale.cli import serve_ray_main
 
         return serve_ray_main(args)
@@ -133,7 +142,14 @@ def serve_main(args: argparse.Namespace) -> int:
         print(f"allowed origins: {', '.join(sorted(origins))}", file=sys.stderr)
     if limits != Limits():
         print(f"limits: {limits.describe()}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, ws_max_size=limits.transport_max_bytes, log_level="warning")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        ws_max_size=limits.transport_max_bytes,
+        ws_per_message_deflate=args.deflate,
+        log_level="warning",
+    )
     return 0
 
 

@@ -26,15 +26,25 @@ def serving(
     token: str | None = None,
     allowed_origins: Iterable[str] = (),
     replica: str | None = None,
+    deflate: bool = False,
 ) -> Iterator[str]:
-    """Start uvicorn on a free port in a daemon thread, yield its WebSocket URL, stop it on exit."""
+    """Start uvicorn on a free port in a daemon thread, yield its WebSocket URL, stop it on exit.
+
+    `deflate` lets clients negotiate permessage-deflate (off, as for `loupe serve`: compressing a run's f16
+    frames costs more CPU than a loopback or LAN link saves)."""
     limits = limits or Limits()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
     app = create_app(model, limits, token=token, allowed_origins=allowed_origins, bind=host, replica=replica)
-    config = uvicorn.Config(app, log_level="warning", ws_max_size=limits.transport_max_bytes, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        ws_max_size=limits.transport_max_bytes,
+        ws_per_message_deflate=deflate,
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loupe-server")
     thread.start()
