@@ -63,7 +63,7 @@ def test_exact_top1_on_ioi_and_20_random_prompts(smol: loupe.HookedModel) -> Non
         settled_exactly += _check(bounded, smol, resid, k=1)
         _check(shared, smol, resid, k=1)
         rows += resid.shape[0] * resid.shape[1]
-    assert settled_exactly < 0.1 * rows  # the bound settles nearly every row without the float32 product
+    assert settled_exactly < 0.005 * rows  # the bound settles nearly every row without the float32 product (5 of 10354)
 
 
 def test_top5_and_the_fallback_rows(smol: loupe.HookedModel) -> None:
