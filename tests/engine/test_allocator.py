@@ -1,8 +1,9 @@
-"""Freed memory kept by worker threads' arenas goes back to the OS (issue 10: the soak's RSS kept growing).
+"""Freed memory kept by worker threads' arenas is shared and goes back to the OS (issue 10: the soak's RSS grew).
 
-glibc gives each thread that allocates concurrently its own arena, and with the trim threshold that
+By default glibc gives each thread that allocates concurrently its own arena, and with the trim threshold that
 `keep_freed_memory` sets no arena ever shrinks: four threads that each allocate and free 48 MB in turn keep
-4 x 48 MB. `release_freed_memory` must hand it back. Measured in a fresh process, so nothing else runs in it.
+4 x 48 MB (194 MB measured). With the arenas capped they reuse each other's; `release_freed_memory` hands
+the rest back. Measured on the RSS of a fresh process, so nothing else runs in it.
 """
 
 from __future__ import annotations
@@ -74,11 +75,10 @@ def run_script(mode: str) -> dict[str, float]:
 
 
 @glibc
-def test_freed_memory_of_several_threads_is_kept_until_released() -> None:
+def test_threads_share_freed_memory_and_release_gives_it_back() -> None:
     kept = run_script("keep")
-    assert kept["left_mb"] > 3 * 48, kept  # an arena per thread, none trimmed: what the soak ran into
+    assert 48 < kept["left_mb"] < 3 * 48, kept  # kept (no page faults next time), but not an arena per thread
     released = run_script("release")
-    assert released["kept_mb"] > 3 * 48, released
     assert released["left_mb"] < 48, released
 
 
