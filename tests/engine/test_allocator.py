@@ -63,11 +63,11 @@ print(json.dumps({"applied": applied, "kept_mb": kept, "left_mb": left}))
 """
 
 
-def run_script(mode: str) -> dict[str, float]:
+def run_script(mode: str, script: str = SCRIPT) -> dict[str, float]:
     backend = str(Path(loupe.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([backend, os.environ.get("PYTHONPATH", "")])}
     env.pop("MALLOC_ARENA_MAX", None)
-    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", script, mode], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     got: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["applied"]
@@ -91,3 +91,29 @@ def test_release_periodically_calls_release_until_stopped(monkeypatch: pytest.Mo
     stop.set()
     thread.join(timeout=60)
     assert not thread.is_alive()
+
+
+# A 64 MB block after `keep_freed_memory(mmap_bytes=...)`: mmapped (glibc's mallinfo2 `hblkhd` grows) or on the heap.
+BIG_BLOCK = """
+import ctypes, json, sys, torch
+from loupe.engine.allocator import SERVER_MMAP_BYTES, keep_freed_memory
+
+class MallInfo2(ctypes.Structure):
+    names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+    _fields_ = [(n, ctypes.c_size_t) for n in names.split()]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+applied = keep_freed_memory(mmap_bytes=SERVER_MMAP_BYTES) if sys.argv[1] == "server" else keep_freed_memory()
+before = libc.mallinfo2().hblkhd
+block = torch.ones(16 << 20)  # 64 MB
+print(json.dumps({"applied": applied, "kept_mb": 0, "left_mb": (libc.mallinfo2().hblkhd - before) / 2**20}))
+"""
+
+
+@glibc
+def test_a_server_serves_big_blocks_by_mmap() -> None:
+    """The server's threshold: a 64 MB block (a batch's lens logits) is mmapped, so freeing it returns it to the
+    OS and it never extends the heap past long-lived small blocks; the library's default keeps it on the heap."""
+    assert run_script("server", BIG_BLOCK)["left_mb"] >= 64
+    assert run_script("library", BIG_BLOCK)["left_mb"] < 1

@@ -21,7 +21,7 @@ import torch
 
 from loupe.analysis.lens_decoder import lens_decoder
 from loupe.codec import pack
-from loupe.engine.allocator import release_periodically
+from loupe.engine.allocator import SERVER_MMAP_BYTES, keep_freed_memory, release_periodically
 from loupe.engine.result import RunResult
 from loupe.engine.scheduler import Scheduler
 from loupe.engine.turns import as_key
@@ -54,6 +54,7 @@ class Host:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
         self.scheduler = Scheduler(model, layer_hook=BatchLens(self.lens)) if batching else None
         self.clean = CleanLogits()
+        keep_freed_memory(mmap_bytes=SERVER_MMAP_BYTES)
         self._stop_release = threading.Event()
         self.releaser = release_periodically(release_every_s, self._stop_release)
 
