@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { openWorkbench, waitForRun } from './helpers';
+import { openWorkbench, patchSecondJohn, waitForRun } from './helpers';
 
 let L = 30;
 
@@ -10,11 +10,7 @@ test('a server restart reads in words, clears the banner, and restores the saved
     sockets.push(ws);
   });
   L = await openWorkbench(page);
-  await page.getByTestId('save-source').click();
-  await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”: 14 tokens');
-  await page.getByTestId('token-strip').getByRole('option').nth(9).click();
-  await page.getByLabel('Patch layer').fill('8');
-  await page.getByTestId('add-patch').click();
+  await patchSecondJohn(page);
   await waitForRun(page, L);
   await expect(page.getByTestId('logit-diff-value')).toHaveText(/^−/);
   // The server restarts: the page says so in words (no bare close code) and reconnects.

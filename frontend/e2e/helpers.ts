@@ -37,3 +37,12 @@ export async function openWorkbench(page: Page, viewport?: { width: number; heig
   await waitForRun(page, layers);
   return layers;
 }
+
+/** Save the Example's corrupt prompt and patch the second " John" (position 9) at layer 8 from it; no wait. */
+export async function patchSecondJohn(page: Page): Promise<void> {
+  await page.getByTestId('save-source').click();
+  await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”: 14 tokens');
+  await page.getByTestId('token-strip').getByRole('option').nth(9).click();
+  await page.getByLabel('Patch layer').fill('8');
+  await page.getByTestId('add-patch').click();
+}

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { openWorkbench, waitForRun } from './helpers';
+import { openWorkbench, patchSecondJohn, waitForRun } from './helpers';
 import { screenshotPath } from './shots';
 
 test('lens cells at 1280 px: long tokens are cut at the measured width, leading-space marks dropped first (no "·t…")', async ({ page }) => {
@@ -36,11 +36,7 @@ test('clean vs intervened lens: the clean table on request, side by side, and th
   await page.getByTestId('tab-lens').click();
   await expect(page.getByTestId('lens-show')).toBeDisabled(); // no interventions: the run is the clean run
   // Patch the second " John" at layer 8 from the corrupt prompt: the prediction flips to " John".
-  await page.getByTestId('save-source').click();
-  await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”');
-  await page.getByTestId('token-strip').getByRole('option').nth(9).click();
-  await page.getByLabel('Patch layer').fill('8');
-  await page.getByTestId('add-patch').click();
+  await patchSecondJohn(page);
   await waitForRun(page, L);
   const cleanTop = (await page.getByTestId('top-clean').locator('.tok').first().innerText()).trim();
   const ivTop = (await page.getByTestId('top-intervened').locator('.tok').first().innerText()).trim();
@@ -71,11 +67,7 @@ test('clean vs intervened lens: the clean table on request, side by side, and th
 
 test('at 1920×1080: the lens difference beside per-position attribution (docs/screenshot-compare-1920.png)', async ({ page }) => {
   const L = await openWorkbench(page, { width: 1920, height: 1080 });
-  await page.getByTestId('save-source').click();
-  await expect(page.getByTestId('intervention-panel')).toContainText('saved “corrupt”');
-  await page.getByTestId('token-strip').getByRole('option').nth(9).click();
-  await page.getByLabel('Patch layer').fill('8');
-  await page.getByTestId('add-patch').click();
+  await patchSecondJohn(page);
   await waitForRun(page, L);
   await page.getByTestId('tab-lens').click();
   await page.getByTestId('lens-show').selectOption('diff');
