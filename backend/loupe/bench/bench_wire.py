@@ -21,7 +21,7 @@ import orjson
 import torch
 
 import loupe
-from loupe.bench.common import machine, plain_hf, tokens_of_length
+from loupe.bench.common import machine, plain_hf, sync, tokens_of_length
 from loupe.codec import to_json, unpack
 from loupe.server.background import serving
 from loupe.server.limits import Limits
@@ -80,6 +80,7 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
             start = time.perf_counter()
             with torch.no_grad():
                 hf(input_ids=ids)
+            sync()
             totals["hf_forward"].append(time.perf_counter() - start)
             for name, summaries in variants.items():
                 request = {"type": "run", "id": 1, "tokens": tokens, "top_k": 10, "summaries": summaries}

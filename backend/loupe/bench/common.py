@@ -30,6 +30,7 @@ def machine() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
+        **({"gpu": torch.cuda.get_device_name()} if torch.cuda.is_available() and torch.cuda.is_initialized() else {}),
     }
 
 
@@ -46,6 +47,12 @@ def tokens_of_length(model: loupe.HookedModel, n: int) -> torch.Tensor:
     return model.to_tokens(text)[:, :n]
 
 
+def sync() -> None:
+    """Wait for queued GPU work, so a host clock read after it times the work, not its launch (no-op on CPU)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
     """Median seconds per call of each function, timed round-robin so machine noise hits all alike."""
     for _ in range(warmup):
@@ -56,5 +63,6 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int 
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
+            sync()
             times[name].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in times.items()}

@@ -17,7 +17,7 @@ import torch
 
 import loupe
 from loupe.analysis import Target, logit_diff, patch_sweep
-from loupe.bench.common import machine
+from loupe.bench.common import machine, sync
 from loupe.client import SyncClient
 from loupe.server.background import serving
 
@@ -60,6 +60,7 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
             for b in batch_sizes:
                 start, cpu = time.perf_counter(), time.process_time()
                 sweep = patch_sweep(model, CLEAN, CORRUPT, metric, over="heads", batch_size=b)
+                sync()
                 sweeps["wall"][b].append(time.perf_counter() - start)
                 sweeps["cpu"][b].append(time.process_time() - cpu)
                 max_err = max(max_err, float((sweep.metric[list(layers)] - baseline).abs().max()))
@@ -110,6 +111,7 @@ def _scaling(model: loupe.HookedModel, metric: Any) -> list[dict[str, float]]:
         targets = [Target(f"blocks.{lay}.attn.hook_z", head=h) for lay in range(k) for h in range(model.cfg.n_heads)]
         start = time.perf_counter()
         patch_sweep(model, CLEAN, CORRUPT, metric, over=targets)
+        sync()
         seconds = time.perf_counter() - start
         out.append({"patches": len(targets), "seconds": seconds, "ms_per_patch": 1e3 * seconds / len(targets)})
     return out
