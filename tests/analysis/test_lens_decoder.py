@@ -93,3 +93,17 @@ def test_tiny_models_both_paths(make_pair: Pair, arch: str, fast: bool) -> None:
     _check(LensDecoder(model, fast=fast), model, resid, k=3)
     empty = LensDecoder(model, fast=fast).decode(resid[:, :0], k=2)
     assert empty.ids.shape == (0, 2)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_decode_with_rows_against_the_float32_lens(smol: loupe.HookedModel, fast: bool) -> None:
+    """Top-1 of every row and top-5 of chosen rows, from one product, as the plain float32 lens gives them."""
+    resid = _residuals(smol, IOI)[-6:].reshape(-1, smol.cfg.d_model)
+    ref = _float32_lens(smol, resid)
+    rows = [0, 13, resid.shape[0] - 1]
+    top, chosen = LensDecoder(smol, fast=fast).decode_with_rows(resid, rows, k=1, rows_k=5)
+    assert torch.equal(top.ids[:, 0], ref.argmax(-1))
+    assert torch.equal(chosen.ids, ref[rows].topk(5, dim=-1).indices)
+    probs = ref.softmax(-1)
+    torch.testing.assert_close(top.probs[:, 0], probs.max(-1).values, atol=1e-2, rtol=0)
+    torch.testing.assert_close(chosen.probs, probs[rows].topk(5, dim=-1).values, atol=1e-2, rtol=0)
