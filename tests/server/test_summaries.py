@@ -7,9 +7,12 @@ import math
 import pytest
 import torch
 
-from loupe.analysis.lens_decoder import LensDecoder
+from loupe.analysis.lens_decoder import LensDecoder, lens_decoder
+from loupe.engine.layer_groups import group_ends
 from loupe.engine.scheduler import Scheduler
 from loupe.server.summaries import BatchLens, LensSlot, layer_summary, lens_summary, needed_hooks, thumbnails
+
+IOI = "When Mary and John went to the store, John gave a drink to"
 
 
 def test_thumbnail_bins_are_max_pooled() -> None:
@@ -54,7 +57,7 @@ def test_batch_lens_matches_each_row_alone(make_pair, fast: bool) -> None:
     finally:
         scheduler.close()
     assert scheduler.batches_run == 1  # both rows shared the pass, so the lens was one product per layer
-    assert all(slot.layer == model.cfg.n_layers - 1 for slot in slots)  # filled by BatchLens, not per row
+    assert all(slot.filled == model.cfg.n_layers and not slot.ready for slot in slots)  # by BatchLens, all taken
     for i, prompt in enumerate(prompts):
         res = model.run(prompt, capture="blocks.*.hook_resid_post")
         assert len(got[i]) == model.cfg.n_layers
@@ -64,3 +67,31 @@ def test_batch_lens_matches_each_row_alone(make_pair, fast: bool) -> None:
             assert lens["top1_str"] == alone["top1_str"] and lens["top5_str"] == alone["top5_str"]
             torch.testing.assert_close(lens["prob"], alone["prob"], atol=1e-5, rtol=1e-4)
             torch.testing.assert_close(lens["top5_prob"], alone["top5_prob"], atol=1e-5, rtol=1e-4)
+
+
+def test_layer_groups_grow_and_end_at_the_last_layer() -> None:
+    assert group_ends(30) == {0, 2, 6, 14, 22, 29}
+    assert group_ends(1) == {0} and group_ends(2) == {0, 1} and group_ends(4) == {0, 2, 3}
+
+
+def test_grouped_lens_on_30_layers_matches_each_layer_alone(smol) -> None:
+    """The scheduler hands layers on in groups; every layer still arrives, in order, with its own lens."""
+    decoder = lens_decoder(smol)
+    scheduler = Scheduler(smol, layer_hook=BatchLens(decoder))
+    slot, got = LensSlot(), []
+
+    def on_layer(layer: int, tensors: dict) -> None:
+        got.append((layer, layer_summary(decoder, ("lens",), tensors, layer, slot)["lens"]))
+
+    try:
+        hooks = needed_hooks(smol.cfg.n_layers, ("lens",))
+        scheduler.submit("s", IOI, on_layer=on_layer, stream=hooks, tag=slot).result(timeout=120)
+    finally:
+        scheduler.close()
+    assert [layer for layer, _ in got] == list(range(smol.cfg.n_layers))
+    assert slot.filled == smol.cfg.n_layers and not slot.ready
+    res = smol.run(IOI, capture="blocks.*.hook_resid_post")
+    for layer, lens in got:
+        alone = lens_summary(decoder, res.cache[f"blocks.{layer}.hook_resid_post"][0])
+        assert torch.equal(lens["top1"], alone["top1"]) and torch.equal(lens["top5"], alone["top5"])
+        torch.testing.assert_close(lens["prob"], alone["prob"], atol=1e-5, rtol=1e-4)

@@ -216,7 +216,8 @@ def lens_decoder(model: ModelView) -> LensDecoder:
 
 def _logsumexp(approx: torch.Tensor, cand: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
     """Per-row log-sum-exp [rows] with the candidates' exact logits and the bf16 logits of the rest (consumed)."""
-    approx.scatter_(1, cand, float("-inf"))
+    flat = (torch.arange(approx.shape[0])[:, None] * approx.shape[1] + cand).reshape(-1)
+    approx.view(-1).index_fill_(0, flat, float("-inf"))  # (scatter_ on bf16 is ~500x slower on CPU)
     peak = exact.max(dim=-1, keepdim=True).values
     if float(peak.max()) < 60:  # exp of the bf16 logits cannot overflow the float32 sum: no shift, no rounding
         rest = approx.exp_().sum(-1, dtype=torch.float32).double()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from loupe.engine.layer_groups import group_ends
 from loupe.engine.plan import InterventionsIn, RunPlan, plan
 from loupe.engine.result import RunResult
 from loupe.errors import Cancelled
@@ -58,15 +59,17 @@ class _Request:
         return self.cancel is not None and self.cancel.is_set()
 
 
-LayerHook = Callable[[int, list[tuple[object, dict[str, torch.Tensor]]]], None]
+# [(layer, [(tag, row tensors), ...]), ...]: a group of finished layers (engine/layer_groups.py), every live row
+LayerHook = Callable[[list[tuple[int, list[tuple[object, dict[str, torch.Tensor]]]]]], None]
 
 
 class Scheduler:
     """Batches `submit`ted runs onto one model, fairly across keys; `close` stops the worker.
 
-    `layer_hook(layer, [(tag, row tensors), ...])`, when given, sees every live row of a layer at once,
-    before the rows' own `on_layer` callbacks: work shared across rows (one logit-lens product for the
-    whole batch) goes there, handed back to each row through the `tag` it was submitted with.
+    `layer_hook([(layer, [(tag, row tensors), ...]), ...])`, when given, sees every live row of a group of
+    finished layers at once (`group_ends`), before the rows' own `on_layer` callbacks for those layers: work
+    shared across rows and layers (one logit-lens product for all of them) goes there, handed back to each
+    row through the `tag` it was submitted with.
     """
 
     def __init__(
@@ -240,6 +243,9 @@ class Scheduler:
         capture = sorted({n for r in batch for n in r.capture}, key=model.points.names.index)
         stream = sorted({n for r in batch for n in r.stream} - set(capture))
 
+        pending: list[tuple[int, list[tuple[_Request, dict[str, torch.Tensor]]]]] = []
+        flush_at = group_ends(model.cfg.n_layers) if self.layer_hook is not None else None
+
         def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
             if all(r.cancelled for r in batch):
                 raise Cancelled("every run of the batch was cancelled")
@@ -248,11 +254,16 @@ class Scheduler:
                 for i, r in enumerate(batch)
                 if r.on_layer is not None and not r.cancelled
             ]
+            pending.append((layer, rows))  # (interventions are out of place: later layers leave these as they are)
+            if flush_at is not None and layer not in flush_at:
+                return
             if self.layer_hook is not None:
-                self.layer_hook(layer, [(r.tag, mine) for r, mine in rows])
-            for r, mine in rows:
-                if r.on_layer is not None and not r.cancelled:
-                    r.on_layer(layer, mine)
+                self.layer_hook([(lay, [(r.tag, mine) for r, mine in got]) for lay, got in pending])
+            for lay, got in pending:
+                for r, mine in got:
+                    if r.on_layer is not None and not r.cancelled:
+                        r.on_layer(lay, mine)
+            pending.clear()
 
         ctx = RunPlan(capture, stream, bound).context(model, Where(0, width, len(batch)), on_layer)
         ctx.drop = lambda: {i for i, r in enumerate(batch) if r.cancelled}  # cancelled rows stop at the next layer

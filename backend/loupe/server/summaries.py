@@ -62,41 +62,53 @@ def _lens_parts(decoder: LensDecoder, top: Decoded, last: Decoded, row: int) -> 
 
 
 class LensSlot:
-    """Where `BatchLens` leaves one row's lens summary for the layer that is running."""
+    """Where `BatchLens` leaves one row's lens summaries, by layer, until the row's `on_layer` takes them."""
 
     def __init__(self) -> None:
-        self.layer = -1
-        self.summary: dict[str, Any] | None = None
+        self.ready: dict[int, dict[str, Any]] = {}
+        self.filled = 0  # layers `BatchLens` decoded for this row
+
+    def put(self, layer: int, summary: dict[str, Any]) -> None:
+        self.ready[layer] = summary
+        self.filled += 1
 
     def take(self, layer: int) -> dict[str, Any] | None:
-        summary, self.summary = (self.summary if self.layer == layer else None), None
-        return summary
+        return self.ready.pop(layer, None)
 
 
 class BatchLens:
-    """A scheduler layer hook: the lens of every row of a batched layer in one product (the unembedding is
-    read once per layer, not once per row), left in each row's `LensSlot`."""
+    """A scheduler layer hook: the lens of every row of a group of batched layers in one product (the
+    unembedding is read once per group, not once per row and layer), left in each row's `LensSlot`."""
 
     def __init__(self, decoder: LensDecoder) -> None:
         self.decoder = decoder
 
-    def __call__(self, layer: int, rows: list[tuple[object, dict[str, torch.Tensor]]]) -> None:
-        name = f"blocks.{layer}.hook_resid_post"
-        wanted = [(tag, t[name][0]) for tag, t in rows if isinstance(tag, LensSlot) and name in t]
+    def __call__(self, layers: list[tuple[int, list[tuple[object, dict[str, torch.Tensor]]]]]) -> None:
+        wanted = [
+            (layer, tag, t[name][0])
+            for layer, rows in layers
+            for tag, t in rows
+            if isinstance(tag, LensSlot) and (name := f"blocks.{layer}.hook_resid_post") in t
+        ]
         if not wanted:
             return
-        resids = [r for _, r in wanted]
+        resids = [r for _, _, r in wanted]
         ends = torch.tensor([r.shape[0] for r in resids]).cumsum(0)
         top, last = self.decoder.decode_with_rows(torch.cat(resids), (ends - 1).tolist(), k=1, rows_k=5)
+        top, last = _on_cpu(top), _on_cpu(last)  # one copy from the device for the whole group
         start = 0
-        for i, (slot, resid) in enumerate(wanted):
+        for i, (layer, slot, resid) in enumerate(wanted):
             n = resid.shape[0]
             mine = Decoded(
                 top.ids[start : start + n], top.logits[start : start + n], top.probs[start : start + n], None, 0
             )
             assert isinstance(slot, LensSlot)
-            slot.layer, slot.summary = layer, _lens_parts(self.decoder, mine, last, i)
+            slot.put(layer, _lens_parts(self.decoder, mine, last, i))
             start += n
+
+
+def _on_cpu(d: Decoded) -> Decoded:
+    return Decoded(d.ids.cpu(), d.logits.cpu(), d.probs.cpu(), d.target_prob, d.exact_rows)
 
 
 def layer_summary(
