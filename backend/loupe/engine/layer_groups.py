@@ -8,6 +8,10 @@ layers, so the first layer still arrives alone and early, and the view still fil
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
 
 def group_ends(n_layers: int, largest: int = 8) -> frozenset[int]:
     """The last layer of each group: sizes 1, 2, 4, ... up to `largest`; the last group ends at the last layer."""
@@ -17,3 +21,19 @@ def group_ends(n_layers: int, largest: int = 8) -> frozenset[int]:
         ends.add(layer)
         size = min(size * 2, largest)
     return frozenset(ends)
+
+
+class LayerGroups(Generic[T]):
+    """Collects one item per finished layer and gives them back, in layer order, when a group ends."""
+
+    def __init__(self, n_layers: int, largest: int = 8) -> None:
+        self.ends = group_ends(n_layers, largest)
+        self.pending: list[tuple[int, T]] = []
+
+    def add(self, layer: int, item: T) -> list[tuple[int, T]]:
+        """The group's (layer, item) pairs when `layer` ends it, else [] (the item is kept)."""
+        self.pending.append((layer, item))
+        if layer not in self.ends:
+            return []
+        group, self.pending = self.pending, []
+        return group

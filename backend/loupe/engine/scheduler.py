@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from loupe.engine.layer_groups import group_ends
+from loupe.engine.layer_groups import LayerGroups
 from loupe.engine.plan import InterventionsIn, RunPlan, plan
 from loupe.engine.result import RunResult
 from loupe.errors import Cancelled
@@ -243,8 +243,9 @@ class Scheduler:
         capture = sorted({n for r in batch for n in r.capture}, key=model.points.names.index)
         stream = sorted({n for r in batch for n in r.stream} - set(capture))
 
-        pending: list[tuple[int, list[tuple[_Request, dict[str, torch.Tensor]]]]] = []
-        flush_at = group_ends(model.cfg.n_layers) if self.layer_hook is not None else None
+        # with a layer hook, layers go on in groups (interventions are out of place: later layers leave them be)
+        groups: LayerGroups[list[tuple[_Request, dict[str, torch.Tensor]]]]
+        groups = LayerGroups(model.cfg.n_layers, largest=8 if self.layer_hook is not None else 1)
 
         def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
             if all(r.cancelled for r in batch):
@@ -254,16 +255,13 @@ class Scheduler:
                 for i, r in enumerate(batch)
                 if r.on_layer is not None and not r.cancelled
             ]
-            pending.append((layer, rows))  # (interventions are out of place: later layers leave these as they are)
-            if flush_at is not None and layer not in flush_at:
-                return
-            if self.layer_hook is not None:
-                self.layer_hook([(lay, [(r.tag, mine) for r, mine in got]) for lay, got in pending])
-            for lay, got in pending:
+            group = groups.add(layer, rows)
+            if group and self.layer_hook is not None:
+                self.layer_hook([(lay, [(r.tag, mine) for r, mine in got]) for lay, got in group])
+            for lay, got in group:
                 for r, mine in got:
                     if r.on_layer is not None and not r.cancelled:
                         r.on_layer(lay, mine)
-            pending.clear()
 
         ctx = RunPlan(capture, stream, bound).context(model, Where(0, width, len(batch)), on_layer)
         ctx.drop = lambda: {i for i, r in enumerate(batch) if r.cancelled}  # cancelled rows stop at the next layer

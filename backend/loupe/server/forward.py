@@ -1,5 +1,6 @@
-"""Jobs that show the model at work on one prompt: `run` (per-layer frames as layers finish), `attention.head`
-(one head of the last run) and `generate` (streamed tokens, steered and baseline)."""
+"""Jobs that show the model at work on one prompt: `run` (per-layer frames as layers finish, a few layers at
+a time when batched), `attention.head` (one head of the last run) and `generate` (streamed tokens, steered and
+baseline)."""
 
 from __future__ import annotations
 
