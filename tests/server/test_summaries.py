@@ -73,7 +73,8 @@ def test_layer_groups_grow_and_end_at_the_last_layer() -> None:
     assert group_ends(30) == {0, 2, 6, 14, 22, 29}
     assert group_ends(1) == {0} and group_ends(2) == {0, 1} and group_ends(4) == {0, 2, 3}
     groups: LayerGroups[str] = LayerGroups(4)
-    assert [groups.add(layer, f"L{layer}") for layer in range(4)] == [[(0, "L0")], [], [(1, "L1"), (2, "L2")], [(3, "L3")]]
+    got = [groups.add(layer, f"L{layer}") for layer in range(4)]
+    assert got == [[(0, "L0")], [], [(1, "L1"), (2, "L2")], [(3, "L3")]]
     every: LayerGroups[str] = LayerGroups(3, largest=1)
     assert [len(every.add(layer, "x")) for layer in range(3)] == [1, 1, 1]
 
