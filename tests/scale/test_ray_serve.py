@@ -117,6 +117,14 @@ async def test_every_replica_attaches_the_saes(
         await s.close()
 
 
+async def test_the_front_offers_no_compression(cluster: dict[str, Any]) -> None:
+    """Like `loupe serve`, the balancer does not agree to permessage-deflate (a run's frames cost more CPU to
+    deflate than a local link saves)."""
+    async with websockets.connect(f"ws://127.0.0.1:{PORT}/ws", compression="deflate") as ws:
+        assert ws.response is not None
+        assert "permessage-deflate" not in (ws.response.headers.get("Sec-WebSocket-Extensions") or "")
+
+
 async def test_a_killed_replica_closes_its_sessions_and_comes_back(cluster: dict[str, Any]) -> None:
     sessions = [await Raw.connect(WS) for _ in range(4)]
     victim = sessions[0].welcome["replica"]

@@ -88,8 +88,13 @@ class LoupeFront:
         app = create_balancer(
             self.registry, spec.limits.transport_max_bytes, origins, bind=spec.host, allowed_hosts=hosts
         )
-        config = uvicorn.Config(
-            app, host=spec.host, port=spec.port, ws_max_size=spec.limits.transport_max_bytes, log_level="warning"
+        config = uvicorn.Config(  # no permessage-deflate, as for `loupe serve` (server/background.py says why)
+            app,
+            host=spec.host,
+            port=spec.port,
+            ws_max_size=spec.limits.transport_max_bytes,
+            ws_per_message_deflate=False,
+            log_level="warning",
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True, name="loupe-front")

@@ -8,13 +8,27 @@ protocol error code and a message naming the field and what was expected.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-import numpy as np
-
 from loupe.errors import LoupeError
+from loupe.server.checks import (
+    NO,
+    Check,
+    anything,
+    bad,
+    boolean,
+    either,
+    integer,
+    is_int,
+    list_of,
+    mapping,
+    number,
+    one_of,
+    request_id,
+    string,
+    tensor,
+)
 from loupe.wire import ANALYZE_KINDS, PROTOCOL_VERSION
 
 SUPPORTED_PROTOCOLS = (PROTOCOL_VERSION,)
@@ -22,107 +36,6 @@ SUPPORTED_PROTOCOLS = (PROTOCOL_VERSION,)
 REQUIRED = object()
 T = TypeVar("T")
 
-
-class Check:
-    """A field check: `expected` says in words what it accepts; calling it returns the normalized value."""
-
-    def __init__(self, expected: str, accept: Callable[[str, Any], Any], code: str = "bad_message") -> None:
-        self.expected = expected
-        self._accept = accept  # returns the normalized value, or _NO when the value does not fit
-        self.code = code  # the error code of a value that does not fit
-
-    def __call__(self, path: str, value: Any) -> Any:
-        out = self._accept(path, value)
-        if out is _NO:
-            raise _bad(path, self.expected, value, self.code)
-        return out
-
-
-_NO = object()
-
-
-def _bad(path: str, expected: str, value: Any, code: str = "bad_message") -> LoupeError:
-    shown = repr(value) if not isinstance(value, (bytes, np.ndarray)) else type(value).__name__
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return LoupeError(code, f"{path}: expected {expected}, got {shown}")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def string(max_len: int = 256, min_len: int = 0) -> Check:
-    return Check(
-        f"a string of {min_len}..{max_len} characters",
-        lambda p, v: v if isinstance(v, str) and min_len <= len(v) <= max_len else _NO,
-    )
-
-
-def integer(lo: int, hi: int, floats: bool = True, expected: str | None = None) -> Check:
-    """An int in lo..hi; with `floats`, a float with an integral value too (msgpack clients may send 1.0)."""
-
-    def accept(p: str, v: Any) -> Any:
-        if floats and isinstance(v, float) and v.is_integer():
-            v = int(v)
-        return v if _is_int(v) and lo <= v <= hi else _NO
-
-    return Check(expected or f"an integer in {lo}..{hi}", accept)
-
-
-def number(lo: float, hi: float, lo_open: bool = False) -> Check:
-    """A finite number in lo..hi (above lo when `lo_open`)."""
-
-    def accept(p: str, v: Any) -> Any:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi and not (lo_open and v == lo)
-        return float(v) if ok else _NO
-
-    return Check(f"a number in {'(' if lo_open else ''}{lo}..{hi}", accept)
-
-
-boolean = Check("true or false", lambda p, v: v if isinstance(v, bool) else _NO)
-mapping = Check("a map", lambda p, v: v if isinstance(v, dict) else _NO)
-anything = Check("any value", lambda p, v: v)
-
-
-def one_of(*values: Any) -> Check:
-    def accept(p: str, v: Any) -> Any:
-        return v if any(v == x and type(v) is type(x) for x in values) else _NO
-
-    return Check("one of " + ", ".join(repr(x) for x in values), accept)
-
-
-def list_of(item: Check, max_len: int, min_len: int = 0) -> Check:
-    def accept(path: str, v: Any) -> Any:
-        if not isinstance(v, list) or not min_len <= len(v) <= max_len:
-            return _NO
-        return [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
-
-    return Check(f"a list of {min_len}..{max_len} items, each {item.expected}", accept)
-
-
-def either(*checks: Check) -> Check:
-    def accept(path: str, v: Any) -> Any:
-        for c in checks:
-            try:
-                return c(path, v)
-            except LoupeError:
-                continue
-        return _NO
-
-    return Check(" or ".join(c.expected for c in checks), accept)
-
-
-def tensor(dtypes: tuple[str, ...], ndim: int) -> Check:
-    allowed = [np.dtype({"f16": np.float16, "f32": np.float32, "i32": np.int32}[d]) for d in dtypes]
-
-    def accept(p: str, v: Any) -> Any:
-        return v if isinstance(v, np.ndarray) and v.ndim == ndim and v.dtype in allowed else _NO
-
-    return Check(f"a {'|'.join(dtypes)} tensor with {ndim} dimension(s)", accept)
-
-
-request_id = either(string(64, 1), integer(0, 2**53, floats=False))  # echoed unchanged: no 1.0 for 1
 NAME = string(64, 1)
 MAX_PROMPT_CHARS = 1 << 16
 
@@ -130,7 +43,7 @@ MAX_PROMPT_CHARS = 1 << 16
 def _prompt(path: str, v: Any) -> Any:
     if isinstance(v, str) and len(v) > MAX_PROMPT_CHARS:
         raise LoupeError("too_long", f"{path}: {len(v)} characters; a prompt has at most {MAX_PROMPT_CHARS}")
-    return v if isinstance(v, str) else _NO
+    return v if isinstance(v, str) else NO
 
 
 PROMPT = Check(f"a string of at most {MAX_PROMPT_CHARS} characters", _prompt)
@@ -142,10 +55,10 @@ SUMMARIES = either(boolean, list_of(one_of("resid_norm", "lens", "attn"), 3))
 
 def _run_features(path: str, v: Any) -> Any:
     if not isinstance(v, dict) or set(v) - {"sae", "k"}:
-        return _NO
+        return NO
     sae, k = v.get("sae"), v.get("k", 16)
-    ok = isinstance(sae, str) and 1 <= len(sae) <= 64 and _is_int(k) and 1 <= k <= 64
-    return {"sae": sae, "k": k} if ok else _NO
+    ok = isinstance(sae, str) and 1 <= len(sae) <= 64 and is_int(k) and 1 <= k <= 64
+    return {"sae": sae, "k": k} if ok else NO
 
 
 RUN_FEATURES = Check("a map {sae: an SAE id, k?: an integer in 1..64}", _run_features)
@@ -283,7 +196,7 @@ def parse(message: dict[str, Any]) -> Request:
     """Validate a decoded message against the spec of its `type`."""
     mtype = message.get("type")
     if not isinstance(mtype, str):
-        raise _bad("type", "a string naming the message type", mtype)
+        raise bad("type", "a string naming the message type", mtype)
     spec = SPECS.get(mtype)
     if spec is None:
         raise LoupeError("unknown_type", f"unknown message type {mtype[:64]!r}; expected one of {sorted(SPECS)}")
