@@ -199,7 +199,23 @@ def render_ts(s: Schemas) -> str:
         parts.append(ts_decl(m.name, m.body, doc))
     parts.append(ts_union("ClientMsg", [m.name for m in requests]))
     parts.append(ts_union("ServerMsg", [m.name for m in s.messages if not m.reply]))
+    parts.append(ts_replies(s, requests))
     return "\n".join(parts)
+
+
+def ts_replies(s: Schemas, requests: list[Message]) -> str:
+    """`Replies`: each request type's final frame as a type (from its `x-reply`), so a client's promise is typed."""
+    frames: dict[str, list[str]] = {}
+    for m in s.messages:
+        if not m.reply:
+            frames.setdefault(m.type, []).append(m.name)
+    lines = []
+    for m in requests:
+        assert m.reply is not None
+        if m.reply not in frames:
+            raise ValueError(f"{m.type}: x-reply {m.reply!r} names no server message")
+        lines.append(f"  '{m.type}': {' | '.join(frames[m.reply])};\n")
+    return "/** The final frame of each request type (its `x-reply`). */\nexport interface Replies {\n" + "".join(lines) + "}\n"
 
 
 def ts_list(values: list[str]) -> str:

@@ -4,7 +4,7 @@
  */
 import { encodeFrame, readMessage } from './codec';
 import { JOB_TYPES, PROTOCOL_VERSION } from './wire';
-import type { ClientMsg, ErrorCode, ErrorMsg, RequestId, ServerMsg, WelcomeMsg } from './wire';
+import type { ClientMsg, ErrorCode, ErrorMsg, Replies, RequestId, ServerMsg, WelcomeMsg } from './wire';
 
 export type ConnState = 'connecting' | 'open' | 'closed';
 
@@ -146,9 +146,9 @@ export class LoupeClient {
    * Send a request; `onFrame` sees every frame for it (including the final one unless it is
    * an error). Resolves with the final frame, rejects with `ServerError`.
    */
-  request<T extends ServerMsg = ServerMsg>(msg: Outgoing, onFrame?: (m: ServerMsg) => void, id?: string): Promise<T> {
+  request<M extends Outgoing>(msg: M, onFrame?: (m: ServerMsg) => void, id?: string): Promise<Replies[M['type']]> {
     const rid = id ?? this.nextId(msg.type === 'run' ? 'r' : msg.type === 'generate' ? 'g' : 'q');
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Replies[M['type']]>((resolve, reject) => {
       if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
         reject(new ServerError({ code: 'disconnected', message: 'not connected to the server' }));
         return;

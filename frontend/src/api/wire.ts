@@ -699,3 +699,32 @@ export type ServerMsg =
   | AttentionHeadReply
   | RunsReply
   | VectorsReply;
+
+/** The final frame of each request type (its `x-reply`). */
+export interface Replies {
+  'analyze': DoneMsg;
+  'hello': WelcomeMsg;
+  'ping': PongMsg;
+  'cancel': CancelledReply;
+  'features.list': FeaturesListReply;
+  'features.info': FeaturesInfoReply;
+  'features.search': FeaturesSearchReply;
+  'features.contrast': FeaturesContrastReply;
+  'generate': DoneMsg;
+  'interventions.set': InterventionsReply;
+  'interventions.add': InterventionsReply;
+  'interventions.remove': InterventionsReply;
+  'interventions.clear': InterventionsReply;
+  'interventions.list': InterventionsReply;
+  'run': DoneMsg;
+  'attention.head': AttentionHeadReply;
+  'runs.save': DoneMsg;
+  'runs.list': RunsReply;
+  'runs.remove': RunsReply;
+  'vectors.save': VectorsReply;
+  'vectors.from_prompts': DoneMsg;
+  'vectors.from_token': VectorsReply;
+  'vectors.from_neuron': VectorsReply;
+  'vectors.list': VectorsReply;
+  'vectors.remove': VectorsReply;
+}

@@ -5,7 +5,7 @@
  */
 import { LoupeClient, ServerError, defaultWsUrl, type OpenSocket } from '../api/client';
 import { decodeTensor } from '../api/codec';
-import type { AttentionHeadReply, DoneMsg, ErrorCode, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
+import type { ErrorCode, GenTokenMsg, Intervention, InterventionsReply, RunsReply, ServerMsg, VectorsReply } from '../api/wire';
 import { applyRunFrame, newRun, pickHead } from './runData';
 import { restoreSession } from './restore';
 import { tokenLabels } from './tokenText';
@@ -118,7 +118,7 @@ async function startRun(): Promise<void> {
   try {
     const answer = s.answer.trim() && s.wrong.trim() && !answerRefused(s) ? { answer: s.answer, wrong: s.wrong } : {};
     const features = s.features.sae ? { features: { sae: s.features.sae, k: s.features.k } } : {};
-    await c.request<DoneMsg>({ type: 'run', prompt, top_k: 10, summaries: true, ...answer, ...features }, onFrame, id);
+    await c.request({ type: 'run', prompt, top_k: 10, summaries: true, ...answer, ...features }, onFrame, id);
   } catch (e) {
     if (e instanceof ServerError && e.code === 'bad_message' && /^run\.(answer|wrong):/.test(e.message)) {
       // Not one token each: say so under the boxes and run again without the logit difference.
@@ -159,7 +159,7 @@ async function loadDetail(): Promise<void> {
   if (!client?.isOpen || !sel) return;
   set({ detailLoading: true });
   try {
-    const r = await client.request<AttentionHeadReply>({ type: 'attention.head', layer: sel.layer, head: sel.head });
+    const r = await client.request({ type: 'attention.head', layer: sel.layer, head: sel.head });
     const cur = get().selected;
     if (cur && cur.layer === r.layer && cur.head === r.head) {
       set({ detail: { layer: r.layer, head: r.head, pattern: decodeTensor(r.pattern), strTokens: tokenLabels(get().run?.prompt ?? '', r.str_tokens) } });
@@ -175,12 +175,12 @@ async function loadDetail(): Promise<void> {
 export async function pushInterventions(items: Intervention[]): Promise<void> {
   if (!client?.isOpen) return;
   try {
-    await client.request<InterventionsReply>({ type: 'interventions.set', items });
+    await client.request({ type: 'interventions.set', items });
   } catch (e) {
     report(e);
     // The server rejected the list and kept its own: show what is really applied.
     try {
-      const r = await client.request<InterventionsReply>({ type: 'interventions.list' });
+      const r = await client.request({ type: 'interventions.list' });
       set({ interventions: r.items });
     } catch (e2) {
       report(e2);
@@ -268,7 +268,7 @@ export async function generate(maxNew = 24): Promise<void> {
     });
   };
   try {
-    const done = await c.request<DoneMsg>({ type: 'generate', prompt: s.steer.genPrompt, max_new_tokens: maxNew, temperature: 0, compare: true }, onFrame, id);
+    const done = await c.request({ type: 'generate', prompt: s.steer.genPrompt, max_new_tokens: maxNew, temperature: 0, compare: true }, onFrame, id);
     set((st) => ({ gen: st.gen && st.gen.id === id ? { ...st.gen, running: false, ms: done.ms, cancelled: done.cancelled } : st.gen }));
   } catch (e) {
     set((st) => ({ gen: st.gen && st.gen.id === id ? { ...st.gen, running: false, cancelled: true } : st.gen }));

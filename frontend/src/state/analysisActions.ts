@@ -4,7 +4,7 @@
  * use the prompt box (so they match what the views show) and the session's interventions.
  */
 import { ServerError } from '../api/client';
-import type { AnalyzeMsg, AnalyzeResultMsg, AnalyzeRowMsg, ServerMsg, VectorsReply } from '../api/wire';
+import type { AnalyzeMsg, AnalyzeResultMsg, AnalyzeRowMsg, ServerMsg } from '../api/wire';
 import { currentClient } from './actions';
 import { applyPatchResult, applyPatchRow, dlaView, newPatch, qkovView, roleMarks, roleScores, type AnalysisState } from './analysis';
 import { compositionView } from './composition';
@@ -153,8 +153,8 @@ export async function vectorFromWeights(): Promise<boolean> {
   if (!c?.isOpen) return false;
   try {
     const r = steer.source === 'token'
-      ? await c.request<VectorsReply>({ type: 'vectors.from_token', name: 'steer', token: steer.token })
-      : await c.request<VectorsReply>({ type: 'vectors.from_neuron', name: 'steer', layer: steer.neuronLayer, index: steer.neuronIndex, normalize: true });
+      ? await c.request({ type: 'vectors.from_token', name: 'steer', token: steer.token })
+      : await c.request({ type: 'vectors.from_neuron', name: 'steer', layer: steer.neuronLayer, index: steer.neuronIndex, normalize: true });
     set((st) => ({ vectors: r.items, steer: { ...st.steer, vector: 'steer' } }));
     return true;
   } catch (e) {

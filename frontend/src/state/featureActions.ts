@@ -4,7 +4,7 @@
  * a card once the SAEs are known, and opening a card writes it back.
  */
 import { ServerError } from '../api/client';
-import type { FeatureMode, FeaturesContrastReply, FeaturesInfoReply, FeaturesListReply, FeaturesSearchReply } from '../api/wire';
+import type { FeatureMode } from '../api/wire';
 import { currentClient, putIntervention, rerun } from './actions';
 import type { FeatureState } from './featureState';
 import {
@@ -27,7 +27,7 @@ export async function loadSaes(): Promise<void> {
   const c = currentClient();
   if (!c?.isOpen) return;
   try {
-    const r = await c.request<FeaturesListReply>({ type: 'features.list' });
+    const r = await c.request({ type: 'features.list' });
     let want: FeatureRef | null = null;
     try {
       if (get().features.urlLink) want = featureFromSearch(window.location.search);
@@ -69,7 +69,7 @@ export function fetchInfo(ref: FeatureRef): Promise<FeatureInfo | null> {
   let p = pending.get(key);
   if (!p) {
     const t0 = performance.now();
-    p = c.request<FeaturesInfoReply>({ type: 'features.info', sae: ref.sae, index: ref.index }).then((r) => {
+    p = c.request({ type: 'features.info', sae: ref.sae, index: ref.index }).then((r) => {
       const info: FeatureInfo = {
         sae: r.sae, index: r.index, density: r.density, max: r.max, histogram: r.histogram, promoted: r.promoted,
         suppressed: r.suppressed, contexts: r.contexts, label: r.label, ms: performance.now() - t0,
@@ -163,16 +163,16 @@ export async function runSearch(): Promise<void> {
       const a = lines(f.contrastA);
       const b = lines(f.contrastB);
       if (!a.length || !b.length) throw new Error('contrast search needs at least one prompt on each side');
-      const r = await c.request<FeaturesContrastReply>({ type: 'features.contrast', sae: f.sae, a, b, k: 20 });
+      const r = await c.request({ type: 'features.contrast', sae: f.sae, a, b, k: 20 });
       remember({ by: 'contrast', query: '', a, b, results: r.results });
     } else if (f.searchBy === 'span') {
       const prompt = s.run?.prompt ?? s.prompt;
       const positions = s.focusPos !== null ? [s.focusPos] : Array.from({ length: s.run?.strTokens.length ?? 0 }, (_, i) => i).slice(1);
-      const r = await c.request<FeaturesSearchReply>({ type: 'features.search', sae: f.sae, by: 'span', prompt, positions, k: 20 });
+      const r = await c.request({ type: 'features.search', sae: f.sae, by: 'span', prompt, positions, k: 20 });
       remember({ by: 'span', query: '', prompt, positions, results: r.results });
     } else {
       if (!f.query) throw new Error(`type a ${f.searchBy === 'token' ? 'token (e.g. " Paris", mind the leading space)' : 'text'} to search for`);
-      const r = await c.request<FeaturesSearchReply>({ type: 'features.search', sae: f.sae, by: f.searchBy, query: f.query, k: 20 });
+      const r = await c.request({ type: 'features.search', sae: f.sae, by: f.searchBy, query: f.query, k: 20 });
       remember({ by: f.searchBy, query: f.query, results: r.results });
     }
   } catch (e) {
