@@ -11,6 +11,7 @@ import torch
 from loupe.analysis.lens_decoder import lens_decoder
 from loupe.analysis.record import Record
 from loupe.analysis.weights import single_prompt, token_id
+from loupe.engine.layer_groups import LayerGroups
 
 if TYPE_CHECKING:
     from loupe.engine.model import Inputs
@@ -81,34 +82,38 @@ def logit_lens(
     target: int | str | None = None,
     on_row: Callable[[LensRow], None] | None = None,
 ) -> LogitLens:
-    """Top-k next tokens per layer x position for one prompt; `on_row` gets each row as its layer finishes.
+    """Top-k next tokens per layer x position for one prompt; `on_row` gets each row, in order, as its group
+    of layers finishes (groups of 1, 2, 4, 8, ... rows, each decoded in one product: engine/layer_groups.py).
 
     Decoded by the shared `LensDecoder`: the top-k ids are exact, probabilities within ~0.005.
     """
     target_id = token_id(model, target) if target is not None else None
     decoder = lens_decoder(model)
     rows: list[LensRow] = []
+    n = model.cfg.n_layers
+    groups: LayerGroups[torch.Tensor] = LayerGroups(n + 1)  # rows decoded a group at a time (one product each)
 
     def add(resid: torch.Tensor) -> None:
-        out = decoder.decode(resid[0], k, target_id)
-        index = len(rows)
-        row = LensRow(
-            index=index,
-            label="embed" if index == 0 else f"L{index - 1}",
-            tokens=out.ids,
-            probs=out.probs,
-            target_prob=out.target_prob,
-        )
-        rows.append(row)
-        if on_row is not None:
-            on_row(row)
+        group = groups.add(len(rows) + len(groups.pending), resid[0])
+        if not group:
+            return
+        out = decoder.decode(torch.cat([r for _, r in group]), k, target_id)
+        start = 0
+        for index, r in group:
+            end = start + r.shape[0]
+            tp = out.target_prob[start:end] if out.target_prob is not None else None
+            label = "embed" if index == 0 else f"L{index - 1}"
+            row = LensRow(index, label, out.ids[start:end], out.probs[start:end], tp)
+            rows.append(row)
+            start = end
+            if on_row is not None:
+                on_row(row)
 
     def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
         if layer == 0:
             add(tensors["blocks.0.hook_resid_pre"])
         add(tensors[f"blocks.{layer}.hook_resid_post"])
 
-    n = model.cfg.n_layers
     capture = ["blocks.0.hook_resid_pre", *(f"blocks.{layer}.hook_resid_post" for layer in range(n))]
     res = model.run(single_prompt(model, inputs), capture=capture, on_layer=on_layer)
     top_str = [[decoder.strings(pos.tolist()) for pos in row.tokens] for row in rows] if model.tokenizer else []
