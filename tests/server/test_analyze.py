@@ -11,6 +11,7 @@ import torch
 
 from loupe.analysis import logit_diff, patch_sweep
 from loupe.codec import to_json
+from loupe.server.helpers import _cache
 from tests.proto.schemas import validate
 from tests.server.conftest import Server, slow_layers
 from tests.server.wire import Raw
@@ -46,6 +47,7 @@ async def test_every_kind_answers(server: Server) -> None:
     res = (await analyze(c, "ap", kind="attribution_patching", corrupt=CORRUPT, answer=" Mary", wrong=" John"))[-2]
     assert res["effect"].shape == (L, H) and res["col_labels"] == [f"H{h}" for h in range(H)]
 
+    _cache.pop(server.model, None)  # (the model is shared across test modules: another may have cached these)
     first = await analyze(c, "hs1", kind="head_scores")
     again = (await analyze(c, "hs2", kind="head_scores"))[-2]
     assert len(first) == L + 2 and first[-2]["cached"] is False and again["cached"] is True
