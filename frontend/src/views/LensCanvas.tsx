@@ -1,15 +1,14 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import { currentLayer } from '../state/runData';
 import { diffCell, type LensTable } from '../state/lensCompare';
-import { useLoupe } from '../state/store';
 import { drawColLabels, drawLegend, drawRowLabels, fitCell } from '../viz/axes';
 import { PROB_LUT, lutIndex, textOn } from '../viz/colour';
 import { DIVERGING_LUT } from '../viz/diverging';
 import { setupCanvas } from '../viz/heatmap';
 import { bandIndexAt, fmtProb, fmtSigned, showToken } from '../viz/scales';
 import { Tooltip } from './Tooltip';
-import { GRID_LEFT, useLayerGrid } from './useLayerGrid';
-import { useSize } from './useSize';
+import { GRID_LEFT } from './useLayerGrid';
+import { useLayerGridView } from './useLayerGridView';
 
 /** Props of one lens table on a canvas. */
 export interface LensCanvasProps {
@@ -40,15 +39,7 @@ const CHANGED = '#ffb454';
 export function LensCanvas({ table, clean, kind, visible, top5, rowHeight = 17 }: LensCanvasProps) {
   const wrap = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
-  const { width } = useSize(wrap);
-  const run = useLoupe((s) => s.run);
-  const strTokens = run?.strTokens;
-  const scrub = useLoupe((s) => s.scrub);
-  const focus = useLoupe((s) => s.focusPos);
-  const [hover, setHover] = useState<{ l: number; p: number; x: number; y: number } | null>(null);
-  const T = strTokens?.length ?? 0;
-  const L = run?.nLayers ?? 0;
-  const geom = useLayerGrid(width, strTokens, L, rowHeight, LENS_PADDING, MIN_CELL);
+  const { run, scrub, focus, hover, setHover, T, L, geom } = useLayerGridView(wrap, rowHeight, LENS_PADDING, MIN_CELL);
 
   useEffect(() => {
     if (!geom || !run || !canvas.current) return;

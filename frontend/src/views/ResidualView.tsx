@@ -1,6 +1,5 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import { currentLayer, stackLayers, visibleLayers } from '../state/runData';
-import { useLoupe } from '../state/store';
 import { drawColLabels, drawLegend, drawRowLabels } from '../viz/axes';
 import { NORM_LUT } from '../viz/colour';
 import { drawHeatmap, setupCanvas } from '../viz/heatmap';
@@ -8,8 +7,8 @@ import { bandIndexAt, robustExtent, showToken } from '../viz/scales';
 import { Panel } from './Panel';
 import { RunBadge } from './RunBadge';
 import { Tooltip } from './Tooltip';
-import { GRID_LEFT, useLayerGrid } from './useLayerGrid';
-import { useSize } from './useSize';
+import { GRID_LEFT } from './useLayerGrid';
+import { useLayerGridView } from './useLayerGridView';
 
 /** Props of the residual-norm heatmap. */
 export interface ResidualViewProps {
@@ -23,16 +22,8 @@ const LEFT = GRID_LEFT;
 export function ResidualView({ rowHeight = 8 }: ResidualViewProps) {
   const wrap = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
-  const { width } = useSize(wrap);
-  const run = useLoupe((s) => s.run);
-  const strTokens = run?.strTokens;
-  const scrub = useLoupe((s) => s.scrub);
-  const focus = useLoupe((s) => s.focusPos);
-  const [hover, setHover] = useState<{ l: number; p: number; x: number; y: number } | null>(null);
-  const T = run?.strTokens.length ?? 0;
-  const L = run?.nLayers ?? 0;
+  const { run, scrub, focus, hover, setHover, T, L, geom } = useLayerGridView(wrap, rowHeight);
   const norms = useMemo(() => (run && T ? stackLayers(run, (d) => d.residNorm) : null), [run, T]);
-  const geom = useLayerGrid(width, strTokens, L, rowHeight);
 
   useEffect(() => {
     if (!geom || !norms || !run || !canvas.current) return;

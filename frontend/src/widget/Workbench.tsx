@@ -1,16 +1,13 @@
+import { Controls } from '../views/Controls';
 import { useLoupe } from '../state/store';
 import { AttentionDetail } from '../views/AttentionDetail';
 import { AttentionGrid } from '../views/AttentionGrid';
 import { FeaturesPanel } from '../views/features/FeaturesPanel';
 import { InterventionPanel } from '../views/InterventionPanel';
-import { LayerScrubber } from '../views/LayerScrubber';
 import { LogitLens } from '../views/LogitLens';
 import { NextToken } from '../views/NextToken';
-import { Notices } from '../views/Notices';
-import { PromptBar } from '../views/PromptBar';
 import { ResidualView } from '../views/ResidualView';
 import { SteeringPanel } from '../views/SteeringPanel';
-import { TokenStrip } from '../views/TokenStrip';
 
 /** The live widget: the web app's panels, laid out for a notebook cell. */
 export function Workbench() {
@@ -23,14 +20,7 @@ export function Workbench() {
         <span className="spacer" />
         <span className={`muted conn-${conn}`} data-testid="widget-conn">{conn}</span>
       </div>
-      <Notices />
-      <div className="controls">
-        <PromptBar />
-        <div className="strip-row">
-          <TokenStrip />
-          <LayerScrubber />
-        </div>
-      </div>
+      <Controls />
       <div className="nb-grid">
         <div className="col">
           <AttentionGrid />
