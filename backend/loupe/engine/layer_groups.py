@@ -1,4 +1,4 @@
-"""Which layers close a group when a scheduler hands finished layers on in groups rather than one by one.
+"""Finished layers handed on in groups rather than one by one (the scheduler's layer hook, `logit_lens`).
 
 Work shared across a group's layers (the logit lens of all of them in one product) then costs one call
 instead of one per layer: on a GPU, where each call's Python and kernel launches outweigh its arithmetic,
