@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import loupe
-from loupe.analysis.lens_decoder import LensDecoder, lens_decoder
+from loupe.analysis.lens_decoder import LensDecoder, _exp_sums, lens_decoder
 from tests.conftest import ARCHS
 
 Pair = Callable[[str], tuple[loupe.HookedModel, Any]]
@@ -96,14 +96,29 @@ def test_tiny_models_both_paths(make_pair: Pair, arch: str, fast: bool) -> None:
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_decode_with_rows_against_the_float32_lens(smol: loupe.HookedModel, fast: bool) -> None:
-    """Top-1 of every row and top-5 of chosen rows, from one product, as the plain float32 lens gives them."""
+@pytest.mark.parametrize("per_product", [None, 16])
+def test_decode_with_rows_against_the_float32_lens(
+    smol: loupe.HookedModel, fast: bool, per_product: int | None
+) -> None:
+    """Top-1 of every row and top-5 of chosen rows (in the order asked, across products of `per_product` rows),
+    as the plain float32 lens gives them."""
     resid = _residuals(smol, IOI)[-6:].reshape(-1, smol.cfg.d_model)
     ref = _float32_lens(smol, resid)
-    rows = [0, 13, resid.shape[0] - 1]
-    top, chosen = LensDecoder(smol, fast=fast).decode_with_rows(resid, rows, k=1, rows_k=5)
+    rows = [resid.shape[0] - 1, 0, 40, 13]
+    decoder = LensDecoder(smol, fast=fast)
+    decoder.rows = per_product or decoder.rows
+    top, chosen = decoder.decode_with_rows(resid, rows, k=1, rows_k=5)
     assert torch.equal(top.ids[:, 0], ref.argmax(-1))
     assert torch.equal(chosen.ids, ref[rows].topk(5, dim=-1).indices)
     probs = ref.softmax(-1)
     torch.testing.assert_close(top.probs[:, 0], probs.max(-1).values, atol=1e-2, rtol=0)
     torch.testing.assert_close(chosen.probs, probs[rows].topk(5, dim=-1).values, atol=1e-2, rtol=0)
+
+
+@pytest.mark.parametrize("shifted", [False, True])
+def test_exp_sums_in_row_chunks_match_one_pass(shifted: bool) -> None:
+    approx = (torch.randn(70, 1000, generator=torch.Generator().manual_seed(0)) * 4 + (70 if shifted else 0)).bfloat16()
+    shift = approx.float().max(-1, keepdim=True).values if shifted else None
+    # the one-pass formulas chunking replaced: exp of the bf16 logits in bf16, or of the shifted ones in float32
+    want = (approx.float() - shift).exp().sum(-1) if shift is not None else approx.exp().sum(-1, dtype=torch.float32)
+    torch.testing.assert_close(_exp_sums(approx.clone(), shift), want, rtol=1e-5, atol=0)

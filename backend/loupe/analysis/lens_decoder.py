@@ -44,8 +44,8 @@ class LensDecoder:
     """Decodes residual vectors [..., d_model] through `model`'s final norm and unembedding, firing no hook."""
 
     MARGIN = 15  # candidates re-scored beyond the k asked for (at k = 1 the bound settles all but ~0.05% of rows)
-    CHUNK = 256  # rows re-scored at a time (bounds the gathered float64 weights to ~40 MB)
-    ROWS = 1024  # rows decoded at a time (bounds the [rows, d_vocab] logits)
+    CHUNK = 128  # rows re-scored at a time (the gathered float64 weights: 128 x 16 x 576 x 8 B = 9 MB)
+    ROWS = 1024  # rows decoded per product (bounds the [rows, d_vocab] logits; bigger products run faster per row)
 
     def __init__(self, model: ModelView, fast: bool | None = None) -> None:
         self.tokenizer = model.tokenizer  # no reference to `model`: see `lens_decoder`
@@ -63,6 +63,7 @@ class LensDecoder:
             self._gamma = d * F32_UNIT / (1 - d * F32_UNIT)  # float32 accumulation over d products
             # max_i |w_i|, max_i |w_i - wb_i| and max_i |wb_i| (wb: the bf16 rounding), for `error_bound`
             self._w_max, self._dw_max, self._wb_max = _max_row_norms(self.weight, self.fast)
+        self.rows = self.ROWS
         self._strings: dict[int, str] = {}
 
     def normed(self, resid: torch.Tensor) -> torch.Tensor:
@@ -84,19 +85,10 @@ class LensDecoder:
             k = min(k, self.weight.shape[0])
             exact = self.fast is None or k >= self.weight.shape[0] or x.shape[0] == 0
             parts = [
-                (self._exact if exact else self._bounded)(x[i : i + self.ROWS], k, target)
-                for i in range(0, max(x.shape[0], 1), self.ROWS)
+                (self._exact if exact else self._bounded)(x[i : i + self.rows], k, target)
+                for i in range(0, max(x.shape[0], 1), self.rows)
             ]
-        if len(parts) == 1:
-            return parts[0]
-        tp = [p.target_prob for p in parts]
-        return Decoded(
-            torch.cat([p.ids for p in parts]),
-            torch.cat([p.logits for p in parts]),
-            torch.cat([p.probs for p in parts]),
-            None if target is None else torch.cat([t for t in tp if t is not None]),
-            sum(p.exact_rows for p in parts),
-        )
+        return _cat(parts)
 
     def decode_with_last(self, resid: torch.Tensor, k: int = 1, last_k: int = 5) -> tuple[Decoded, Decoded]:
         """`decode(resid, k)` and the top `last_k` of its last row, from one vocabulary-wide product."""
@@ -106,19 +98,30 @@ class LensDecoder:
     def decode_with_rows(
         self, resid: torch.Tensor, rows: list[int], k: int = 1, rows_k: int = 5
     ) -> tuple[Decoded, Decoded]:
-        """`decode(resid, k)` and the top `rows_k` of the rows `rows` of it, from one vocabulary-wide product
-        (the unembedding is read once, not once more for the extra rows)."""
+        """`decode(resid, k)` and the top `rows_k` of the rows `rows` of it, from the same vocabulary-wide
+        products (the unembedding is read once per `self.rows` rows, not once more for the extra rows)."""
         with torch.no_grad():
             x = self.normed(resid).reshape(-1, self.weight.shape[1])
-            vocab = self.weight.shape[0]
-            if not 0 < x.shape[0] <= self.ROWS or max(k, rows_k) >= vocab:
+            if x.shape[0] == 0 or max(k, rows_k) >= self.weight.shape[0]:
                 return self.decode(x, k, None, normed=True), self.decode(x[rows], rows_k, None, normed=True)
-            if self.fast is None:  # one float32 product and one top-k serve both (on a GPU: half the launches)
-                both = self._exact(x, max(k, rows_k), None)
-                return _first(both, k), _first(_rows(both, rows), rows_k)
-            approx = x.to(torch.bfloat16) @ self.fast.T
-            extra = self._select(x[rows], approx[rows], rows_k, None)  # (indexing copies: approx is consumed)
-            return self._select(x, approx, k, None), extra
+            parts, extras, order = [], [], []
+            for start in range(0, x.shape[0], self.rows):
+                xi = x[start : start + self.rows]
+                at = [j for j, r in enumerate(rows) if start <= r < start + xi.shape[0]]
+                mine = [rows[j] - start for j in at]
+                if self.fast is None:  # one float32 product and one top-k serve both (on a GPU: half the launches)
+                    both = self._exact(xi, max(k, rows_k), None)
+                    parts.append(_first(both, k))
+                    extras.append(_first(_rows(both, mine), rows_k))
+                else:
+                    approx = xi.to(torch.bfloat16) @ self.fast.T
+                    if mine:  # (indexing copies: `_select` consumes approx)
+                        extras.append(self._select(xi[mine], approx[mine], rows_k, None))
+                    parts.append(self._select(xi, approx, k, None))
+                order += at
+            extra = _cat(extras) if extras else self.decode(x[:0], rows_k, None, normed=True)
+            back = torch.tensor(order, dtype=torch.long).argsort()  # chunk order -> the order of `rows`
+            return _cat(parts), _rows(extra, back.tolist())
 
     def _exact(self, x: torch.Tensor, k: int, target: int | None) -> Decoded:
         logits = self.head.forward(x).float()
@@ -220,10 +223,24 @@ def _logsumexp(approx: torch.Tensor, cand: torch.Tensor, exact: torch.Tensor) ->
     approx.view(-1).index_fill_(0, flat, float("-inf"))  # (scatter_ on bf16 is ~500x slower on CPU)
     peak = exact.max(dim=-1, keepdim=True).values
     if float(peak.max()) < 60:  # exp of the bf16 logits cannot overflow the float32 sum: no shift, no rounding
-        rest = approx.exp_().sum(-1, dtype=torch.float32).double()
+        rest = _exp_sums(approx, None).double()
         return (rest + exact.exp().sum(-1)).log()
-    rest = (approx.float() - peak.float()).exp_().sum(-1).double()
+    rest = _exp_sums(approx, peak.float()).double()
     return peak[:, 0] + (rest + (exact - peak).exp().sum(-1)).log()
+
+
+def _exp_sums(approx: torch.Tensor, shift: torch.Tensor | None, rows: int = 32) -> torch.Tensor:
+    """Per-row float32 sums of exp(approx - shift) (consumed), `rows` rows at a time: the float32 temporaries
+    stay a few MB, reused from the heap, where one of [512, 49152] (100 MB) is a fresh mapping in the server
+    (`SERVER_MMAP_BYTES`) whose page faults cost 6x the arithmetic (54 vs 8 ms for 512 rows)."""
+    out = torch.empty(approx.shape[0], dtype=torch.float32)
+    for i in range(0, approx.shape[0], rows):
+        part = approx[i : i + rows]
+        if shift is None:
+            out[i : i + rows] = part.exp_().sum(-1, dtype=torch.float32)
+        else:
+            out[i : i + rows] = (part.float() - shift[i : i + rows]).exp_().sum(-1)
+    return out
 
 
 def _max_row_norms(weight: torch.Tensor, fast: torch.Tensor, rows: int = 4096) -> tuple[float, float, float]:
@@ -237,6 +254,20 @@ def _max_row_norms(weight: torch.Tensor, fast: torch.Tensor, rows: int = 4096) -
     return w_max, dw_max, wb_max
 
 
+def _cat(parts: list[Decoded]) -> Decoded:
+    """The rows of `parts`, one after another."""
+    if len(parts) == 1:
+        return parts[0]
+    tp = [p.target_prob for p in parts if p.target_prob is not None]
+    return Decoded(
+        torch.cat([p.ids for p in parts]),
+        torch.cat([p.logits for p in parts]),
+        torch.cat([p.probs for p in parts]),
+        torch.cat(tp) if len(tp) == len(parts) else None,
+        sum(p.exact_rows for p in parts),
+    )
+
+
 def _first(d: Decoded, k: int) -> Decoded:
     """The best `k` of each row of `d` (its top-k columns are best first)."""
     return Decoded(d.ids[:, :k], d.logits[:, :k], d.probs[:, :k], d.target_prob, d.exact_rows)
@@ -245,7 +276,7 @@ def _first(d: Decoded, k: int) -> Decoded:
 def _rows(d: Decoded, rows: list[int]) -> Decoded:
     """Rows `rows` of `d`."""
     tp = None if d.target_prob is None else d.target_prob[rows]
-    return Decoded(d.ids[rows], d.logits[rows], d.probs[rows], tp, len(rows))
+    return Decoded(d.ids[rows], d.logits[rows], d.probs[rows], tp, min(d.exact_rows, len(rows)))
 
 
 def _f32(t: torch.Tensor | None) -> torch.Tensor | None:
