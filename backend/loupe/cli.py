@@ -114,6 +114,7 @@ def serve_main(args: argparse.Namespace) -> int:
     from loupe.errors import LoupeError
     from loupe.features.attach import attach
     from loupe.server.app import create_app
+    from loupe.server.background import websocket_options
     from loupe.server.limits import Limits
     from loupe.server.origins import is_loopback, parse_list, parse_origins
 
@@ -142,14 +143,7 @@ def serve_main(args: argparse.Namespace) -> int:
         print(f"allowed origins: {', '.join(sorted(origins))}", file=sys.stderr)
     if limits != Limits():
         print(f"limits: {limits.describe()}", file=sys.stderr)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        ws_max_size=limits.transport_max_bytes,
-        ws_per_message_deflate=args.deflate,
-        log_level="warning",
-    )
+    uvicorn.run(app, host=args.host, port=args.port, **websocket_options(limits.transport_max_bytes, args.deflate))
     return 0
 
 

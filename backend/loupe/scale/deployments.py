@@ -22,7 +22,7 @@ from loupe.features.attach import attach
 from loupe.scale.balancer import create_balancer
 from loupe.scale.registry import Registry
 from loupe.scale.spec import ScaleSpec
-from loupe.server.background import serving
+from loupe.server.background import serving, websocket_options
 
 log = logging.getLogger("loupe.scale")
 HEARTBEAT_S = 1.0
@@ -88,13 +88,8 @@ class LoupeFront:
         app = create_balancer(
             self.registry, spec.limits.transport_max_bytes, origins, bind=spec.host, allowed_hosts=hosts
         )
-        config = uvicorn.Config(  # no permessage-deflate, as for `loupe serve` (server/background.py says why)
-            app,
-            host=spec.host,
-            port=spec.port,
-            ws_max_size=spec.limits.transport_max_bytes,
-            ws_per_message_deflate=False,
-            log_level="warning",
+        config = uvicorn.Config(
+            app, host=spec.host, port=spec.port, **websocket_options(spec.limits.transport_max_bytes)
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True, name="loupe-front")

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -16,6 +16,13 @@ from loupe.server.limits import Limits
 
 if TYPE_CHECKING:
     from loupe.engine.model import HookedModel
+
+
+def websocket_options(max_bytes: int, deflate: bool = False) -> dict[str, Any]:
+    """uvicorn's WebSocket settings for every Loupe server (`loupe serve`, `serving`, the Ray front): frames up to
+    `max_bytes`, and permessage-deflate only when asked (compressing a run's f16 frames costs more CPU than a
+    loopback or LAN link saves)."""
+    return {"ws_max_size": max_bytes, "ws_per_message_deflate": deflate, "log_level": "warning"}
 
 
 @contextlib.contextmanager
@@ -30,21 +37,14 @@ def serving(
 ) -> Iterator[str]:
     """Start uvicorn on a free port in a daemon thread, yield its WebSocket URL, stop it on exit.
 
-    `deflate` lets clients negotiate permessage-deflate (off, as for `loupe serve`: compressing a run's f16
-    frames costs more CPU than a loopback or LAN link saves)."""
+    `deflate` lets clients negotiate permessage-deflate (`websocket_options`)."""
     limits = limits or Limits()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
     app = create_app(model, limits, token=token, allowed_origins=allowed_origins, bind=host, replica=replica)
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        ws_max_size=limits.transport_max_bytes,
-        ws_per_message_deflate=deflate,
-        lifespan="on",
-    )
+    config = uvicorn.Config(app, lifespan="on", **websocket_options(limits.transport_max_bytes, deflate))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loupe-server")
     thread.start()
