@@ -111,6 +111,7 @@ def serve_main(args: argparse.Namespace) -> int:
     import uvicorn
 
     import loupe
+    from loupe.engine.compute import ComputeThread, light_thread
     from loupe.errors import LoupeError
     from loupe.features.attach import attach
     from loupe.server.app import create_app
@@ -123,10 +124,15 @@ def serve_main(args: argparse.Namespace) -> int:
     token = args.token
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(16)
+    # only the compute thread forks OpenMP threads, from the first torch op on (engine/compute.py says why):
+    # this thread, which serves the event loop, runs torch single-threaded, and the model loads over there
+    light_thread()
+    compute = ComputeThread()
     print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
-    model = loupe.load(args.model, device=args.device)
+    model = compute.call(lambda: loupe.load(args.model, device=args.device))
+    model.compute = compute
     try:
-        saes = attach(model, args.sae, shipped=args.model is None and not args.no_sae)
+        saes = compute.call(lambda: attach(model, args.sae, shipped=args.model is None and not args.no_sae))
     except LoupeError as exc:
         print(f"loupe serve: {exc.message}", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from loupe.engine.token_strings import TokenStrings
+
 if TYPE_CHECKING:
     from loupe.engine.view import ModelView
 
@@ -64,7 +66,7 @@ class LensDecoder:
             # max_i |w_i|, max_i |w_i - wb_i| and max_i |wb_i| (wb: the bf16 rounding), for `error_bound`
             self._w_max, self._dw_max, self._wb_max = _max_row_norms(self.weight, self.fast)
         self.rows = self.ROWS
-        self._strings: dict[int, str] = {}
+        self.strings = TokenStrings(self.tokenizer)  # decoded text of token ids, cached per id
 
     def normed(self, resid: torch.Tensor) -> torch.Tensor:
         """The final norm of `resid` [..., d_model], as the model computes it (no hooks)."""
@@ -191,13 +193,6 @@ class LensDecoder:
         if out.target_prob is not None and fix.target_prob is not None:
             out.target_prob[rows] = fix.target_prob
         out.exact_rows = int(rows.sum())
-
-    def strings(self, ids: list[int]) -> list[str]:
-        """Decoded text of token ids, cached per id."""
-        missing = [i for i in set(ids) if i not in self._strings]
-        if missing:
-            self._strings.update((i, self.tokenizer.decode([i])) for i in missing)
-        return [self._strings[i] for i in ids]
 
 
 _DECODERS: weakref.WeakKeyDictionary[nn.Module, LensDecoder] = weakref.WeakKeyDictionary()

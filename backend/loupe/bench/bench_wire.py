@@ -5,7 +5,8 @@
 Targets (DESIGN.md): msgpack f16 <= 0.3x the JSON bytes; the first run.layer frame arrives before 15% of
 the run's time (measured at the client, from sending `run` to receiving `done`, over a loopback socket);
 a default UI run (`summaries: true`, top_k 10, T = 64) <= 1.5x the plain Hugging Face forward of the same
-tokens, timed interleaved with it in this process.
+tokens, timed interleaved with it: the server is `loupe serve` in a child process (`child_server` says why),
+the plain forward runs in this one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import orjson
 import torch
 
 import loupe
+from loupe.bench.child_server import child_server
 from loupe.bench.common import machine, plain_hf, sync, tokens_of_length
 from loupe.codec import to_json, unpack
-from loupe.server.background import serving
 from loupe.server.limits import Limits
 from loupe.wire import PROTOCOL_VERSION
 
@@ -62,7 +63,7 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     repeats = 3 if quick else 7
     lengths = (16, 64) if quick else (16, 64, 256)
     out: dict[str, Any] = {"machine": machine(), "model": model.cfg.name, "bytes": {}, "first_layer": {}}
-    with serving(model) as url:
+    with child_server(model) as url:
         for n in lengths:
             tokens = tokens_of_length(model, n)[0].tolist()
             for view, capture in (("default", []), ("patterns", ["blocks.*.attn.hook_pattern"])):

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from transformers import PreTrainedModel
 
+from loupe.engine.compute import ComputeThread
 from loupe.engine.generate import generate as _generate
 from loupe.engine.plan import PassParts
 from loupe.engine.runner import run as _run
+from loupe.engine.token_strings import TokenStrings
 from loupe.engine.turns import Turns
 from loupe.errors import LoupeError
 from loupe.hooks import attention
@@ -32,6 +34,7 @@ class HookedModel:
     def __init__(self, hf: PreTrainedModel, tokenizer: Any, name: str) -> None:
         self.hf: PreTrainedModel = hf.eval()
         self.tokenizer = tokenizer
+        self._strings = TokenStrings(tokenizer)
         self.adapter = adapter_for(hf.config.model_type)
         self.cfg = config_from_hf(hf.config, name)
         self.points = HookPoints(self.cfg, has_pos_embed=self.adapter.pos_embed is not None)
@@ -39,6 +42,8 @@ class HookedModel:
         # transformers >= 5.2x names the KV cache argument `cache`; older 5.x releases `past_key_values`.
         self._cache_arg = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
         self.slot = attention.Slot()
+        # where passes run: None = the calling thread; a server sets its `ComputeThread` (engine/compute.py)
+        self.compute: ComputeThread | None = None
         self.saes: dict[str, SAE] = {}  # attached SAEs, by id: what interventions and runs may name
         attention.register()
         hf.set_attn_implementation(attention.IMPLEMENTATION)
@@ -123,7 +128,7 @@ class HookedModel:
 
     def decode_each(self, ids: list[int]) -> list[str]:
         self._require_tokenizer()
-        return [self.tokenizer.decode([i]) for i in ids]
+        return self._strings(ids)
 
     def _require_tokenizer(self) -> None:
         if self.tokenizer is None:
@@ -152,7 +157,8 @@ class HookedModel:
         tensor of positions, only those are unembedded: [batch, len(keep), d_vocab])."""
         if position_ids is None:
             position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        with self.lock.turn(ctx.cancel):  # a cancelled job leaves the queue for its turn at once
+
+        def body() -> torch.Tensor:
             handles = install(self.hf, self.adapter, self.cfg, ctx)
             self.slot.ctx = ctx
             try:
@@ -168,8 +174,11 @@ class HookedModel:
                 self.slot.ctx = None
                 for h in handles:
                     h.remove()
-        logits: torch.Tensor = out.logits
-        return logits
+            logits: torch.Tensor = out.logits
+            return logits
+
+        with self.lock.turn(ctx.cancel):  # a cancelled job leaves the queue for its turn at once
+            return self.compute.call(body) if self.compute is not None else body()
 
     def pass_parts(self) -> PassParts:
         """What `run` adds to a forward pass: nothing (a wrapper of the model adds its interventions)."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from loupe.engine.compute import light_thread
 from loupe.engine.layer_groups import LayerGroups
 from loupe.engine.plan import InterventionsIn, RunPlan, plan
 from loupe.engine.result import RunResult
@@ -185,6 +186,8 @@ class Scheduler:
         return batch
 
     def _loop(self) -> None:
+        if self.model.compute is not None:  # passes run there: this thread only builds batches
+            light_thread()
         while True:
             with self._cv:
                 while not self._queues and not self._closed:

@@ -44,16 +44,16 @@ class Adapter:
     def base_model(self, hf: nn.Module) -> nn.Module:
         return _get(hf, self.base)
 
-    def blocks(self, hf: nn.Module) -> list[nn.Module]:
+    def blocks(self, hf: nn.Module) -> nn.ModuleList:
         layers = _get(self.base_model(hf), self.layers)
         assert isinstance(layers, nn.ModuleList)
-        return list(layers)
+        return layers
 
     def module(self, hf: nn.Module, part: str, layer: int | None = None) -> nn.Module:
         """A named part: "embed", "pos_embed", "final_norm", or a block part ("attn", "mlp", "ln1", ...)."""
         if layer is None:
             return _get(self.base_model(hf), getattr(self, part))
-        block = self.blocks(hf)[layer]
+        block: nn.Module = self.blocks(hf)[layer]  # (indexing the ModuleList: no list of every block per lookup)
         if part in ("mlp_in", "mlp_out"):
             return _get(_get(block, self.mlp), getattr(self, part))
         if part == "qkv":

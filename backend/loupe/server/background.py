@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from loupe.engine.compute import light_thread
 from loupe.server.app import create_app
 from loupe.server.limits import Limits
 
@@ -46,7 +47,12 @@ def serving(
     app = create_app(model, limits, token=token, allowed_origins=allowed_origins, bind=host, replica=replica)
     config = uvicorn.Config(app, lifespan="on", **websocket_options(limits.transport_max_bytes, deflate))
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loupe-server")
+
+    def run() -> None:
+        light_thread()  # the event loop's torch ops (decoding frames) fork no OpenMP team (engine/compute.py)
+        server.run(sockets=[sock])
+
+    thread = threading.Thread(target=run, daemon=True, name="loupe-server")
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:

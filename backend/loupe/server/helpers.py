@@ -47,9 +47,11 @@ def preds(model: HookedModel, logits: torch.Tensor, k: int) -> list[dict[str, An
     probs = torch.softmax(logits.float(), dim=-1)
     top = probs.topk(k)
     ids = top.indices.tolist()
+    # one copy from the device for all k, not two reads of a scalar per prediction
+    values, picked = torch.stack([top.values, logits.float()[top.indices]]).tolist()
     return [
-        {"token": i, "str": s, "prob": float(p), "logit": float(logits[i])}
-        for i, s, p in zip(ids, model.decode_each(ids), top.values.tolist(), strict=True)
+        {"token": i, "str": s, "prob": p, "logit": v}
+        for i, s, p, v in zip(ids, model.decode_each(ids), values, picked, strict=True)
     ]
 
 

@@ -22,6 +22,7 @@ import torch
 from loupe.analysis.lens_decoder import lens_decoder
 from loupe.codec import pack
 from loupe.engine.allocator import SERVER_MMAP_BYTES, keep_freed_memory, release_periodically
+from loupe.engine.compute import ComputeThread, light_thread
 from loupe.engine.result import RunResult
 from loupe.engine.scheduler import Scheduler
 from loupe.engine.turns import as_key
@@ -50,8 +51,11 @@ class Host:
         """`release_every_s`: how often freed memory goes back to the OS (engine/allocator.py says why)."""
         self.model = model
         self.limits = limits
-        self.lens = lens_decoder(model)
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loupe-job")
+        if model.compute is None:  # (kept by the model: several hosts of one model share it)
+            model.compute = ComputeThread()
+        self.lens = model.compute.call(lambda: lens_decoder(model))  # (it times a product: where passes run)
+        # job threads run torch single-threaded; passes go to the compute thread (engine/compute.py says why)
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="loupe-job", initializer=light_thread)
         self.scheduler = Scheduler(model, layer_hook=BatchLens(self.lens)) if batching else None
         self.clean = CleanLogits()
         keep_freed_memory(mmap_bytes=SERVER_MMAP_BYTES)

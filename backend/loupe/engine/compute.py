@@ -1,0 +1,91 @@
+"""One compute thread per served model: every forward pass runs on it, and no other server thread forks OpenMP
+threads.
+
+Why (measured on the 2-core CI machine, torch's CPU wheel with GNU OpenMP): each thread that runs a
+multi-threaded torch op owns an OpenMP thread team for as long as it lives. Once a process manages more OpenMP
+threads than there are cores, libgomp stops spin-waiting between parallel regions and every small op pays a
+futex wake-up: a plain SmolLM2 forward of 64 tokens took ~297 instead of ~205 ms while another thread that had
+once run a matmul was alive, and a 30-layer model of tiny width 3.3x as long. A server runs jobs on several
+threads, so its forward passes always ran that way. Here passes run on the `ComputeThread`, the one thread
+that forks a team; the server's other threads call `light_thread` first and run their torch ops on one
+thread. No torch API sets the thread count of one thread only (`torch.set_num_threads` also changes the
+default of every thread started later), hence the OpenMP call through ctypes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+
+@functools.cache
+def _omp_set_num_threads() -> Callable[[int], object] | None:
+    """`omp_set_num_threads` of the OpenMP runtime torch uses (its wheel bundles libgomp), or None."""
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(torch.__file__), "lib", "libgomp*.so*"))):
+        try:
+            fn: Callable[[int], object] = ctypes.CDLL(path).omp_set_num_threads
+            return fn
+        except (OSError, AttributeError):
+            continue
+    try:  # a build linked against the system's OpenMP: its symbols are already in the process
+        fn = ctypes.CDLL(None).omp_set_num_threads
+        return fn
+    except (OSError, AttributeError):
+        return None
+
+
+def light_thread() -> bool:
+    """Run torch ops of the calling thread on that thread alone, so it never owns an OpenMP team (other
+    threads keep their setting); True if set. Call it before the thread's first multi-threaded op."""
+    if "OpenMP" not in torch.__config__.parallel_info():
+        return False
+    set_threads = _omp_set_num_threads()
+    if set_threads is None:
+        return False
+    torch.get_num_threads()  # torch's per-thread set-up first: it would otherwise undo the next line
+    set_threads(1)
+    return True
+
+
+class ComputeThread:
+    """A daemon thread that runs the functions `call` hands it, one at a time, in the caller's grad mode."""
+
+    def __init__(self, name: str = "loupe-compute") -> None:
+        self._queue: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.thread.start()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """`fn()` on the compute thread (at once when called from it); its result or its exception."""
+        if threading.current_thread() is self.thread:
+            return fn()
+        grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+        def in_mode() -> T:  # grad and inference mode are per thread: the pass gets the caller's
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                return fn()
+
+        future: Future[object] = Future()
+        self._queue.put((in_mode, future))
+        result: T = future.result()  # type: ignore[assignment]
+        return result
+
+    def _loop(self) -> None:
+        while True:
+            fn, future = self._queue.get()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # the caller re-raises it
+                future.set_exception(exc)
+            del fn, future  # the last job's closure and result must not stay alive while the queue is idle

@@ -1,0 +1,68 @@
+"""The compute thread that runs a server's passes, and threads that run torch without OpenMP teams."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from loupe.engine.compute import ComputeThread, light_thread
+
+
+def test_call_runs_on_the_compute_thread_in_the_callers_grad_mode() -> None:
+    compute = ComputeThread(name="test-compute")
+    assert compute.call(lambda: threading.current_thread().name) == "test-compute"
+    with torch.no_grad():
+        assert compute.call(torch.is_grad_enabled) is False
+    assert compute.call(torch.is_grad_enabled) is True
+    with torch.inference_mode():
+        assert compute.call(torch.is_inference_mode_enabled) is True
+    # called from the compute thread itself: at once, not queued behind itself
+    assert compute.call(lambda: compute.call(lambda: 7)) == 7
+
+
+def test_call_raises_the_functions_exception() -> None:
+    compute = ComputeThread()
+
+    def bad() -> None:
+        raise ValueError("from the compute thread")
+
+    with pytest.raises(ValueError, match="from the compute thread"):
+        compute.call(bad)
+    assert compute.call(lambda: 1) == 1  # the thread goes on
+
+
+def test_light_thread_changes_only_its_own_thread() -> None:
+    before = torch.get_num_threads()
+    seen: list[int] = []
+
+    def light() -> None:
+        light_thread()
+        seen.append(torch.get_num_threads())
+        (torch.randn(256, 256) @ torch.randn(256, 256)).sum()
+
+    t = threading.Thread(target=light)
+    t.start()
+    t.join()
+    if "OpenMP" in torch.__config__.parallel_info():
+        assert seen == [1]
+    assert torch.get_num_threads() == before
+
+
+def test_passes_run_on_the_models_compute_thread(make_pair) -> None:
+    model, _ = make_pair("llama")
+    names: list[str] = []
+
+    def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
+        names.append(threading.current_thread().name)
+
+    model.compute = ComputeThread(name="test-passes")
+    try:
+        with torch.no_grad():
+            res = model.run("Hello there", capture="blocks.0.hook_resid_post", on_layer=on_layer)
+    finally:
+        model.compute = None
+    plain = model.run("Hello there", capture="blocks.0.hook_resid_post")
+    assert set(names) == {"test-passes"}
+    torch.testing.assert_close(res.cache["blocks.0.hook_resid_post"], plain.cache["blocks.0.hook_resid_post"])
