@@ -4,7 +4,8 @@ interventions, against the same runs sent one at a time; plus per-run latency un
     .venv/bin/python -m loupe.bench.sessions [--quick] [--sessions 8] [--runs N] [--model NAME]
 
 Target (issue 13): 8 concurrent UI-default sessions >= 2.5x the throughput of running the same runs serially.
-Everything goes through a real server on a loopback port (WebSocket + msgpack), measured at the client
+Everything goes through a real server (`loupe serve` in a child process) on a loopback port (WebSocket + msgpack),
+measured at the client
 from sending `run` to receiving `done`. Two request shapes are timed, interleaved: `default` (what the
 web UI asks: every summary including the logit lens), `no_lens` (summaries without the lens) and
 `no_summaries` (a script asking for top-k only). The logit lens of a batched layer is one product for
@@ -25,8 +26,8 @@ import msgpack
 import numpy as np
 
 import loupe
+from loupe.bench.child_server import child_server
 from loupe.bench.common import machine, tokens_of_length
-from loupe.server.background import serving
 from loupe.wire import PROTOCOL_VERSION
 
 TARGET = 2.5  # the `default` variant's speedup
@@ -141,7 +142,7 @@ async def _bench(url: str, model: loupe.HookedModel, n_sessions: int, runs: int,
 def run(model: loupe.HookedModel, quick: bool = False, sessions: int = 8, runs: int | None = None) -> dict[str, Any]:
     runs = runs or (3 if quick else 6)
     rounds = 1 if quick else 3
-    with serving(model) as url:
+    with child_server(model) as url:  # as `loupe serve` runs it (child_server says why)
         health_url = url.replace("ws://", "http://").removesuffix("/ws") + "/api/health"
         import httpx
 
