@@ -66,3 +66,15 @@ def test_passes_run_on_the_models_compute_thread(make_pair) -> None:
     plain = model.run("Hello there", capture="blocks.0.hook_resid_post")
     assert set(names) == {"test-passes"}
     torch.testing.assert_close(res.cache["blocks.0.hook_resid_post"], plain.cache["blocks.0.hook_resid_post"])
+
+
+def test_the_last_release_ends_the_thread() -> None:
+    compute = ComputeThread(name="test-release")
+    compute.hold()
+    compute.hold()
+    assert compute.release() is False
+    assert compute.call(lambda: threading.current_thread().name) == "test-release"
+    assert compute.release() is True
+    compute.thread.join(5)
+    assert not compute.thread.is_alive()  # its OpenMP team goes with it
+    assert compute.call(lambda: threading.current_thread().name) == threading.current_thread().name

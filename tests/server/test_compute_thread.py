@@ -25,3 +25,18 @@ def test_a_server_runs_its_passes_on_a_compute_thread(server) -> None:
         del model.hf.forward
     assert isinstance(model.compute, ComputeThread) and model.compute.thread.is_alive()
     assert seen and set(seen) == {model.compute.thread.name}
+
+
+def test_the_compute_thread_ends_with_the_last_server(make_pair) -> None:
+    from tests.server.conftest import TEST_LIMITS, serve
+
+    model, _ = make_pair("gpt2")  # a model no other test serves
+    with serve(model, TEST_LIMITS):
+        compute = model.compute
+        assert compute is not None
+        with serve(model, TEST_LIMITS):
+            assert model.compute is compute  # shared
+        assert model.compute is compute and compute.thread.is_alive()  # the first server still runs
+    assert model.compute is None  # passes run on the caller's thread again
+    compute.thread.join(5)
+    assert not compute.thread.is_alive()

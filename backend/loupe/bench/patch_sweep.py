@@ -1,10 +1,12 @@
 """Head-patching sweep: batched rows (many patches per forward pass) vs one forward pass per patch, on the
-bare model and from a server session (`analyze {kind: "patch"}` over a loopback socket, batch 32).
+bare model and from a server session (`analyze {kind: "patch"}` over a loopback socket, batch 32; the server is
+`loupe serve` in a child process, as deployed: `child_server` says why).
 
 Run: .venv/bin/python -m loupe.bench.patch_sweep   (a few minutes on 2 CPU cores)
 The baseline is timed on a few layers per round (its cost per patch does not depend on the layer) and
 interleaved with full batched sweeps, so load from other processes hits both alike; CPU time (of this
-process, all threads) is reported too, as it is less disturbed by other processes than wall time.
+process, all threads) is reported too for the bare model, as it is less disturbed by other processes than wall
+time (the session's CPU time is the child's, not measured).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import torch
 
 import loupe
 from loupe.analysis import Target, logit_diff, patch_sweep
+from loupe.bench.child_server import child_server
 from loupe.bench.common import machine, sync
 from loupe.client import SyncClient
-from loupe.server.background import serving
 
 CLEAN = "When Mary and John went to the store, John gave a drink to"
 CORRUPT = "When Mary and John went to the store, Mary gave a drink to"
@@ -44,10 +46,10 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     batch_sizes = (32,) if quick else (16, 32, 64)
     per_patch: dict[str, list[float]] = {"wall": [], "cpu": []}
     sweeps: dict[str, dict[int, list[float]]] = {k: {b: [] for b in batch_sizes} for k in ("wall", "cpu")}
-    session: dict[str, list[float]] = {"wall": [], "cpu": []}
+    session: list[float] = []
     max_err = 0.0
     model.run(CLEAN)  # warm up
-    with serving(model) as url, SyncClient(url, timeout=600) as client:
+    with child_server(model) as url, SyncClient(url, timeout=600) as client:
         fields: dict[str, Any] = {"prompt": CLEAN, "corrupt": CORRUPT, "answer": " Mary", "wrong": " John"}
         fields.update(batch_size=32, dtype="f32")
         client.analyze("patch", **fields)  # warm up
@@ -64,10 +66,9 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
                 sweeps["wall"][b].append(time.perf_counter() - start)
                 sweeps["cpu"][b].append(time.process_time() - cpu)
                 max_err = max(max_err, float((sweep.metric[list(layers)] - baseline).abs().max()))
-            start, cpu = time.perf_counter(), time.process_time()  # (the server runs in this process)
+            start = time.perf_counter()
             res = client.analyze("patch", **fields)
-            session["wall"].append(time.perf_counter() - start)
-            session["cpu"].append(time.process_time() - cpu)
+            session.append(time.perf_counter() - start)
             got = torch.tensor(res["metric"])[list(layers)]
             max_err = max(max_err, float((got - baseline).abs().max()))
     base_total = statistics.median(per_patch["wall"]) * n_layers * n_heads
@@ -83,10 +84,8 @@ def run(model: loupe.HookedModel, quick: bool = False) -> dict[str, Any]:
     }
     in_session = {
         "batch": 32,
-        "seconds": statistics.median(session["wall"]),
-        "speedup": base_total / statistics.median(session["wall"]),
-        "cpu_seconds": statistics.median(session["cpu"]),
-        "cpu_speedup": base_cpu / statistics.median(session["cpu"]),
+        "seconds": statistics.median(session),
+        "speedup": base_total / statistics.median(session),
     }
     return {
         "name": "patch_sweep",
@@ -131,8 +130,7 @@ def report(result: dict[str, Any]) -> str:
         )
     ses = result["session"]
     lines.append(
-        f"from a server session (analyze patch, batch {ses['batch']}): {ses['seconds']:.2f} s, "
-        f"{ses['speedup']:.1f}x ({ses['cpu_speedup']:.1f}x in CPU time)"
+        f"from a server session (analyze patch, batch {ses['batch']}): {ses['seconds']:.2f} s, {ses['speedup']:.1f}x"
     )
     lines.append(
         "sweep time vs number of head patches (batch 32): "

@@ -59,15 +59,35 @@ def light_thread() -> bool:
 
 
 class ComputeThread:
-    """A daemon thread that runs the functions `call` hands it, one at a time, in the caller's grad mode."""
+    """A daemon thread that runs the functions `call` hands it, one at a time, in the caller's grad mode.
+
+    Servers sharing it `hold` it and `release` it; the last one closes it, so its OpenMP team (and the
+    slow-down it brings to every other thread's torch ops) ends with the last server, not with the process."""
 
     def __init__(self, name: str = "loupe-compute") -> None:
-        self._queue: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Callable[[], object], Future[object]] | None] = queue.SimpleQueue()
+        self._users = 0
+        self._closed = False
+        self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.thread.start()
 
+    def hold(self) -> None:
+        with self._lock:
+            self._users += 1
+
+    def release(self) -> bool:
+        """One user less; True (and the thread ends after the work queued) when it was the last."""
+        with self._lock:
+            self._users -= 1
+            self._closed = self._users == 0
+            if self._closed:
+                self._queue.put(None)
+            return self._closed
+
     def call(self, fn: Callable[[], T]) -> T:
-        """`fn()` on the compute thread (at once when called from it); its result or its exception."""
+        """`fn()` on the compute thread (at once when called from it, or on this thread once it is closed); its
+        result or its exception."""
         if threading.current_thread() is self.thread:
             return fn()
         grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
@@ -77,15 +97,20 @@ class ComputeThread:
                 return fn()
 
         future: Future[object] = Future()
-        self._queue.put((in_mode, future))
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._queue.put((in_mode, future))
+        if closed:
+            return fn()
         result: T = future.result()  # type: ignore[assignment]
         return result
 
     def _loop(self) -> None:
-        while True:
-            fn, future = self._queue.get()
+        while (item := self._queue.get()) is not None:
+            fn, future = item
             try:
                 future.set_result(fn())
             except BaseException as exc:  # the caller re-raises it
                 future.set_exception(exc)
-            del fn, future  # the last job's closure and result must not stay alive while the queue is idle
+            del fn, future, item  # the last job's closure and result must not stay alive while the queue is idle

@@ -51,9 +51,11 @@ class Host:
         """`release_every_s`: how often freed memory goes back to the OS (engine/allocator.py says why)."""
         self.model = model
         self.limits = limits
-        if model.compute is None:  # (kept by the model: several hosts of one model share it)
+        if model.compute is None:  # several hosts of one model share it; the last to close ends it
             model.compute = ComputeThread()
-        self.lens = model.compute.call(lambda: lens_decoder(model))  # (it times a product: where passes run)
+        self.compute = model.compute
+        self.compute.hold()
+        self.lens = self.compute.call(lambda: lens_decoder(model))  # (it times a product: where passes run)
         # job threads run torch single-threaded; passes go to the compute thread (engine/compute.py says why)
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="loupe-job", initializer=light_thread)
         self.scheduler = Scheduler(model, layer_hook=BatchLens(self.lens)) if batching else None
@@ -142,6 +144,8 @@ class Host:
         if self.scheduler is not None:
             self.scheduler.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.compute.release() and self.model.compute is self.compute:
+            self.model.compute = None  # passes run on the caller's thread again
 
 
 def _wait(future: Future[RunResult], cancel: threading.Event) -> RunResult:
