@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -50,7 +51,15 @@ class Adapter:
         return layers
 
     def module(self, hf: nn.Module, part: str, layer: int | None = None) -> nn.Module:
-        """A named part: "embed", "pos_embed", "final_norm", or a block part ("attn", "mlp", "ln1", ...)."""
+        """A named part: "embed", "pos_embed", "final_norm", or a block part ("attn", "mlp", "ln1", ...); looked
+        up once per model (hooks are installed for every pass: ~200 lookups a pass for 30 layers)."""
+        found = _MODULES.setdefault(hf, {})
+        key = (part, layer)
+        if key not in found:
+            found[key] = self._find(hf, part, layer)
+        return found[key]
+
+    def _find(self, hf: nn.Module, part: str, layer: int | None) -> nn.Module:
         if layer is None:
             return _get(self.base_model(hf), getattr(self, part))
         block: nn.Module = self.blocks(hf)[layer]  # (indexing the ModuleList: no list of every block per lookup)
@@ -63,6 +72,9 @@ class Adapter:
     def qkv_projections(self, hf: nn.Module, layer: int) -> list[nn.Module]:
         attn = self.module(hf, "attn", layer)
         return [_get(attn, name) for name in self.qkv_modules]
+
+
+_MODULES: weakref.WeakKeyDictionary[nn.Module, dict[tuple[str, int | None], nn.Module]] = weakref.WeakKeyDictionary()
 
 
 def _get(obj: Any, path: str) -> nn.Module:
