@@ -111,7 +111,7 @@ def serve_main(args: argparse.Namespace) -> int:
     import uvicorn
 
     import loupe
-    from loupe.engine.compute import ComputeThread, light_thread
+    from loupe.engine.compute import serving_compute_thread
     from loupe.errors import LoupeError
     from loupe.features.attach import attach
     from loupe.server.app import create_app
@@ -126,8 +126,7 @@ def serve_main(args: argparse.Namespace) -> int:
         token = secrets.token_urlsafe(16)
     # only the compute thread forks OpenMP threads, from the first torch op on (engine/compute.py says why):
     # this thread, which serves the event loop, runs torch single-threaded, and the model loads over there
-    light_thread()
-    compute = ComputeThread()
+    compute = serving_compute_thread()
     print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
     model = compute.call(lambda: loupe.load(args.model, device=args.device))
     model.compute = compute

@@ -114,3 +114,10 @@ class ComputeThread:
             except BaseException as exc:  # the caller re-raises it
                 future.set_exception(exc)
             del fn, future, item  # the last job's closure and result must not stay alive while the queue is idle
+
+
+def serving_compute_thread() -> ComputeThread:
+    """For a thread about to load a model and serve it (`loupe serve`, a Ray replica): from now on it runs torch
+    single-threaded, and the model should load on the returned thread, where its passes will run."""
+    light_thread()
+    return ComputeThread()

@@ -17,6 +17,7 @@ import uvicorn
 from ray import serve
 
 from loupe.engine.allocator import keep_freed_memory
+from loupe.engine.compute import serving_compute_thread
 from loupe.engine.loading import load
 from loupe.features.attach import attach
 from loupe.scale.balancer import create_balancer
@@ -36,8 +37,10 @@ class LoupeReplica:
         context = serve.get_replica_context()
         self.name = context.replica_id.unique_id
         keep_freed_memory()
-        model = load(spec.models[order], device=spec.device)
-        attach(model, spec.saes, shipped=spec.models[order] is None and spec.shipped_sae)  # as `loupe serve` does
+        compute = serving_compute_thread()  # as `loupe serve` does: load there, run passes there (engine/compute.py)
+        model = compute.call(lambda: load(spec.models[order], device=spec.device))
+        model.compute = compute
+        compute.call(lambda: attach(model, spec.saes, shipped=spec.models[order] is None and spec.shipped_sae))
         self._stack = contextlib.ExitStack()
         origins = (spec.allowed_origins or "").split(",")
         url = self._stack.enter_context(serving(model, spec.limits, spec.replica_host, spec.token, origins, self.name))
