@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -78,3 +79,36 @@ def test_the_last_release_ends_the_thread() -> None:
     compute.thread.join(5)
     assert not compute.thread.is_alive()  # its OpenMP team goes with it
     assert compute.call(lambda: threading.current_thread().name) == threading.current_thread().name
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task") or "OpenMP" not in torch.__config__.parallel_info(),
+    reason="counts threads in /proc, with torch's OpenMP",
+)
+def test_a_light_thread_forks_no_openmp_team() -> None:
+    """The point of `light_thread`: big multi-threadable ops on it start no OpenMP worker threads, where the
+    same ops on a plain thread do (when there is more than one core to use)."""
+
+    def threads_while(light: bool) -> int:
+        ready, done = threading.Event(), threading.Event()
+
+        def work() -> None:
+            if light:
+                light_thread()
+            x = torch.randn(1024, 1024)
+            (x @ x).exp().sum()
+            ready.set()
+            done.wait()
+
+        t = threading.Thread(target=work)
+        before = len(os.listdir("/proc/self/task"))
+        t.start()
+        ready.wait()
+        during = len(os.listdir("/proc/self/task")) - before
+        done.set()
+        t.join()
+        return during
+
+    assert threads_while(light=True) == 1  # the thread itself, nothing more
+    if torch.get_num_threads() > 1:
+        assert threads_while(light=False) > 1  # its own OpenMP team
