@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from loupe.analysis.block_topk import block_topk
 from loupe.engine.token_strings import TokenStrings
 
 if TYPE_CHECKING:
@@ -140,13 +141,13 @@ class LensDecoder:
     def _select(self, x: torch.Tensor, approx: torch.Tensor, k: int, target: int | None) -> Decoded:
         """Top-k of normed rows `x` from their bf16 logits `approx` [rows, vocab] (consumed): proven or redone."""
         n_cand = min(k + self.MARGIN, self.weight.shape[0] - 1)
-        top = approx.topk(n_cand + 1, dim=-1)
-        cand = top.indices[:, :n_cand]
+        top_values, top_ids = block_topk(approx, n_cand + 1)
+        cand = top_ids[:, :n_cand]
         exact = self._rescore(x, cand)  # [rows, n_cand] float64
         # a token outside the candidates has a bf16 logit <= edge, so its exact logit is at most edge plus the
         # output rounding plus the input rounding and accumulation error (<= factor * |x|); it cannot reach
         # the top k when that is below the k-th best exact score
-        edge = top.values[:, n_cand].double()
+        edge = top_values[:, n_cand].double()
         best = exact.topk(k, dim=-1)
         proven = edge + self.error_bound(x, edge[:, None])[:, 0] < best.values[:, k - 1]
         ids = cand.gather(1, best.indices)
