@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -206,3 +207,28 @@ def test_a_wrapper_that_gives_its_pass_parts_shares_the_prefix(make_pair: Pair) 
     own_mean: Any = Session([loupe.Ablate(hook="blocks.0.hook_mlp_out", mode="mean")])
     s = sweep_setup(own_mean, CLEAN, CORRUPT, metric, "heads", "noising")
     assert SharedPrefix(own_mean, s, metric).start == 0
+
+
+def test_attribution_patching_runs_its_backward_where_passes_run(make_pair: Pair, monkeypatch) -> None:
+    """On a served model (one with a compute thread) the backward pass runs there too, with its OpenMP team:
+    the server's job threads run torch on one core (engine/compute.py)."""
+    from loupe.engine.compute import ComputeThread
+
+    model, _ = make_pair("llama")
+    metric = logit_diff(model, " Mary", " John")
+    plain = attribution_patching(model, CLEAN, CORRUPT, metric, over="heads")  # type: ignore[arg-type]
+    seen: list[str] = []
+    grad = torch.autograd.grad
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(threading.current_thread().name)
+        return grad(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", spy)
+    model.compute = ComputeThread(name="test-backward")
+    try:
+        served = attribution_patching(model, CLEAN, CORRUPT, metric, over="heads")  # type: ignore[arg-type]
+    finally:
+        model.compute = None
+    assert seen == ["test-backward"]
+    torch.testing.assert_close(served.effect, plain.effect)

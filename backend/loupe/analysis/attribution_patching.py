@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from loupe.analysis.patching import Direction, Metric, Over, PatchResult, Target, sweep_setup
+from loupe.engine.compute import on_compute
 
 if TYPE_CHECKING:
     from loupe.engine.model import Inputs
@@ -34,7 +35,9 @@ def attribution_patching(
     with torch.enable_grad():
         res = model.run(s.base, capture=hooks, grad=True)
         acts = [res.cache[h] for h in hooks]
-        grads = torch.autograd.grad(metric(res.logits).sum(), acts, allow_unused=True)
+        loss = metric(res.logits).sum()
+        # a server's backward runs where its passes run: its other threads do torch on one core (engine/compute.py)
+        grads = on_compute(model.compute, lambda: torch.autograd.grad(loss, acts, allow_unused=True))
     base_metric = s.clean_metric if direction == "noising" else s.corrupt_metric
     estimate = torch.zeros(len(s.rows), len(s.col_labels))
     for h, act, grad in zip(hooks, acts, grads, strict=True):

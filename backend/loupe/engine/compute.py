@@ -116,6 +116,11 @@ class ComputeThread:
             del fn, future, item  # the last job's closure and result must not stay alive while the queue is idle
 
 
+def on_compute(compute: ComputeThread | None, fn: Callable[[], T]) -> T:
+    """`fn()` on `compute` when there is one (a served model's), else on this thread."""
+    return compute.call(fn) if compute is not None else fn()
+
+
 def serving_compute_thread() -> ComputeThread:
     """For a thread about to load a model and serve it (`loupe serve`, a Ray replica): from now on it runs torch
     single-threaded, and the model should load on the returned thread, where its passes will run."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from transformers import PreTrainedModel
 
-from loupe.engine.compute import ComputeThread
+from loupe.engine.compute import ComputeThread, on_compute
 from loupe.engine.generate import generate as _generate
 from loupe.engine.plan import PassParts
 from loupe.engine.runner import run as _run
@@ -178,7 +178,7 @@ class HookedModel:
             return logits
 
         with self.lock.turn(ctx.cancel):  # a cancelled job leaves the queue for its turn at once
-            return self.compute.call(body) if self.compute is not None else body()
+            return on_compute(self.compute, body)
 
     def pass_parts(self) -> PassParts:
         """What `run` adds to a forward pass: nothing (a wrapper of the model adds its interventions)."""

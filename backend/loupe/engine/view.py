@@ -15,6 +15,7 @@ import torch
 from transformers import PreTrainedModel
 from typing_extensions import TypedDict, Unpack
 
+from loupe.engine.compute import ComputeThread
 from loupe.engine.plan import InterventionsIn, PassParts
 from loupe.engine.result import RunResult
 from loupe.engine.turns import Turns
@@ -53,6 +54,7 @@ class ModelView(Protocol):
     tokenizer: Any
     points: HookPoints
     lock: Turns
+    compute: ComputeThread | None  # where passes run (and an analysis's backward pass): None = the caller's thread
 
     @property
     def device(self) -> torch.device: ...

@@ -27,7 +27,7 @@ class SessionModel:
         self._ctx = ctx
         self._ivs = list(ctx.snapshot.interventions) if interventions else []
         self.cfg, self.hf, self.adapter, self.tokenizer = model.cfg, model.hf, model.adapter, model.tokenizer
-        self.points, self.lock = model.points, model.lock
+        self.points, self.lock, self.compute = model.points, model.lock, model.compute
         self.forward, self.encode, self.to_tokens = model.forward, model.encode, model.to_tokens
         self.decode_each, self.unembed, self.sae = model.decode_each, model.unembed, model.sae
         self.match_hooks, self.hook_shape = model.match_hooks, model.hook_shape
