@@ -111,7 +111,7 @@ def serve_main(args: argparse.Namespace) -> int:
     import uvicorn
 
     import loupe
-    from loupe.engine.compute import serving_compute_thread
+    from loupe.engine.compute import serving_thread
     from loupe.errors import LoupeError
     from loupe.features.attach import attach
     from loupe.server.app import create_app
@@ -126,30 +126,30 @@ def serve_main(args: argparse.Namespace) -> int:
         token = secrets.token_urlsafe(16)
     # only the compute thread forks OpenMP threads, from the first torch op on (engine/compute.py says why):
     # this thread, which serves the event loop, runs torch single-threaded, and the model loads over there
-    compute = serving_compute_thread()
-    print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
-    model = compute.call(lambda: loupe.load(args.model, device=args.device))
-    model.compute = compute
-    try:
-        saes = compute.call(lambda: attach(model, args.sae, shipped=args.model is None and not args.no_sae))
-    except LoupeError as exc:
-        print(f"loupe serve: {exc.message}", file=sys.stderr)
-        return 2
-    hosts = parse_list(args.allow_host or _env("LOUPE_ALLOWED_HOSTS"))
-    app = create_app(model, limits, token=token, allowed_origins=origins, bind=args.host, allowed_hosts=hosts)
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
-    print(f"Loupe serving {model.cfg.name} at {url}  (WebSocket: /ws)", file=sys.stderr)
-    for sae in saes:
-        print(f"SAE {sae!r}{'' if sae.dashboard is None else ' with dashboard'}", file=sys.stderr)
-    if hosts:
-        print(f"allowed hosts: {', '.join(sorted(hosts))}", file=sys.stderr)
-    if origins:
-        print(f"allowed origins: {', '.join(sorted(origins))}", file=sys.stderr)
-    if limits != Limits():
-        print(f"limits: {limits.describe()}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, **websocket_options(limits.transport_max_bytes, args.deflate))
-    return 0
+    with serving_thread() as compute:
+        print(f"loading {args.model or 'the embedded model'} ...", file=sys.stderr)
+        model = compute.call(lambda: loupe.load(args.model, device=args.device))
+        model.compute = compute
+        try:
+            saes = compute.call(lambda: attach(model, args.sae, shipped=args.model is None and not args.no_sae))
+        except LoupeError as exc:
+            print(f"loupe serve: {exc.message}", file=sys.stderr)
+            return 2
+        hosts = parse_list(args.allow_host or _env("LOUPE_ALLOWED_HOSTS"))
+        app = create_app(model, limits, token=token, allowed_origins=origins, bind=args.host, allowed_hosts=hosts)
+        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
+        print(f"Loupe serving {model.cfg.name} at {url}  (WebSocket: /ws)", file=sys.stderr)
+        for sae in saes:
+            print(f"SAE {sae!r}{'' if sae.dashboard is None else ' with dashboard'}", file=sys.stderr)
+        if hosts:
+            print(f"allowed hosts: {', '.join(sorted(hosts))}", file=sys.stderr)
+        if origins:
+            print(f"allowed origins: {', '.join(sorted(origins))}", file=sys.stderr)
+        if limits != Limits():
+            print(f"limits: {limits.describe()}", file=sys.stderr)
+        uvicorn.run(app, host=args.host, port=args.port, **websocket_options(limits.transport_max_bytes, args.deflate))
+        return 0
 
 
 def run_args(p: argparse.ArgumentParser) -> None:

@@ -212,7 +212,7 @@ def test_a_wrapper_that_gives_its_pass_parts_shares_the_prefix(make_pair: Pair) 
 def test_attribution_patching_runs_its_backward_where_passes_run(make_pair: Pair, monkeypatch) -> None:
     """On a served model (one with a compute thread) the backward pass runs there too, with its OpenMP team:
     the server's job threads run torch on one core (engine/compute.py)."""
-    from loupe.engine.compute import ComputeThread
+    from loupe.engine.compute import ComputeThread, light_thread
 
     model, _ = make_pair("llama")
     metric = logit_diff(model, " Mary", " John")
@@ -225,9 +225,18 @@ def test_attribution_patching_runs_its_backward_where_passes_run(make_pair: Pair
         return grad(*args, **kwargs)
 
     monkeypatch.setattr(torch.autograd, "grad", spy)
+    out: list[Any] = []
+
+    def job() -> None:  # as a server's job thread runs it
+        light_thread()
+        out.append(attribution_patching(model, CLEAN, CORRUPT, metric, over="heads"))  # type: ignore[arg-type]
+
     model.compute = ComputeThread(name="test-backward")
     try:
-        served = attribution_patching(model, CLEAN, CORRUPT, metric, over="heads")  # type: ignore[arg-type]
+        t = threading.Thread(target=job)
+        t.start()
+        t.join()
+        served = out[0]
     finally:
         model.compute = None
     assert seen == ["test-backward"]

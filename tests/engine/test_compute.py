@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 import torch
 
 from loupe.engine.compute import ComputeThread, light_thread
+
+T = TypeVar("T")
 
 
 def test_call_runs_on_the_compute_thread_in_the_callers_grad_mode() -> None:
@@ -51,22 +55,38 @@ def test_light_thread_changes_only_its_own_thread() -> None:
     assert torch.get_num_threads() == before
 
 
-def test_passes_run_on_the_models_compute_thread(make_pair) -> None:
+def _on_light_thread(fn: Callable[[], T]) -> T:
+    """`fn()` on a fresh `light_thread`, as a server's job thread runs it."""
+
+    def light() -> T:
+        light_thread()
+        return fn()
+
+    return _on_fresh_thread(light)
+
+
+def test_passes_of_light_threads_run_on_the_models_compute_thread(make_pair) -> None:
     model, _ = make_pair("llama")
     names: list[str] = []
 
     def on_layer(layer: int, tensors: dict[str, torch.Tensor]) -> None:
         names.append(threading.current_thread().name)
 
-    model.compute = ComputeThread(name="test-passes")
-    try:
+    def run() -> torch.Tensor:
         with torch.no_grad():
             res = model.run("Hello there", capture="blocks.0.hook_resid_post", on_layer=on_layer)
+        return res.cache["blocks.0.hook_resid_post"]
+
+    model.compute = ComputeThread(name="test-passes")
+    try:
+        served = _on_light_thread(run)
+        assert set(names) == {"test-passes"}
+        names.clear()
+        mine = run()  # a thread of the user's (a notebook's) runs its own passes
+        assert set(names) == {threading.current_thread().name}
     finally:
         model.compute = None
-    plain = model.run("Hello there", capture="blocks.0.hook_resid_post")
-    assert set(names) == {"test-passes"}
-    torch.testing.assert_close(res.cache["blocks.0.hook_resid_post"], plain.cache["blocks.0.hook_resid_post"])
+    torch.testing.assert_close(served, mine)
 
 
 def test_the_last_release_ends_the_thread() -> None:
@@ -112,3 +132,31 @@ def test_a_light_thread_forks_no_openmp_team() -> None:
     assert threads_while(light=True) == 1  # the thread itself, nothing more
     if torch.get_num_threads() > 1:
         assert threads_while(light=False) > 1  # its own OpenMP team
+
+
+def test_serving_thread_restores_the_calling_thread() -> None:
+    """`loupe serve` called in-process (as tests do) leaves its thread as it found it, and no compute thread."""
+    from loupe.engine.compute import on_compute, serving_thread
+
+    def body() -> int:
+        before = torch.get_num_threads()
+        with serving_thread() as compute:
+            inside = torch.get_num_threads()
+            assert on_compute(compute, lambda: threading.current_thread().name) == compute.thread.name
+        compute.thread.join(5)
+        assert not compute.thread.is_alive()
+        assert on_compute(compute, lambda: threading.current_thread().name) == threading.current_thread().name
+        assert torch.get_num_threads() == before
+        return inside
+
+    inside = _on_fresh_thread(body)
+    if "OpenMP" in torch.__config__.parallel_info():
+        assert inside == 1
+
+
+def _on_fresh_thread(fn: Callable[[], T]) -> T:
+    out: list[T] = []
+    t = threading.Thread(target=lambda: out.append(fn()))
+    t.start()
+    t.join()
+    return out[0]

@@ -1,5 +1,5 @@
-"""One compute thread per served model: every forward pass runs on it, and no other server thread forks OpenMP
-threads.
+"""One compute thread per served model: every forward pass a server's threads ask for runs on it, and no other
+server thread forks OpenMP threads.
 
 Why (measured on the 2-core CI machine, torch's CPU wheel with GNU OpenMP): each thread that runs a
 multi-threaded torch op owns an OpenMP thread team for as long as it lives. Once a process manages more OpenMP
@@ -14,13 +14,14 @@ default of every thread started later), hence the OpenMP call through ctypes.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import glob
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import TypeVar
 
@@ -45,17 +46,32 @@ def _omp_set_num_threads() -> Callable[[int], object] | None:
         return None
 
 
+_THIS = threading.local()
+
+
 def light_thread() -> bool:
     """Run torch ops of the calling thread on that thread alone, so it never owns an OpenMP team (other
-    threads keep their setting); True if set. Call it before the thread's first multi-threaded op."""
+    threads keep their setting), and hand its passes to the model's compute thread (`on_compute`); True if
+    the thread count was set. Call it before the thread's first multi-threaded op."""
+    _THIS.light = True
     if "OpenMP" not in torch.__config__.parallel_info():
         return False
     set_threads = _omp_set_num_threads()
     if set_threads is None:
         return False
-    torch.get_num_threads()  # torch's per-thread set-up first: it would otherwise undo the next line
+    _THIS.threads = torch.get_num_threads()  # (torch's per-thread set-up first: it would undo the next line)
     set_threads(1)
     return True
+
+
+def restore_thread() -> None:
+    """Undo `light_thread` on the calling thread: its own thread count again, its passes its own."""
+    _THIS.light = False
+    threads = getattr(_THIS, "threads", None)
+    set_threads = _omp_set_num_threads()
+    if threads is not None and set_threads is not None:
+        set_threads(threads)
+        _THIS.threads = None
 
 
 class ComputeThread:
@@ -71,6 +87,10 @@ class ComputeThread:
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.thread.start()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def hold(self) -> None:
         with self._lock:
@@ -117,12 +137,28 @@ class ComputeThread:
 
 
 def on_compute(compute: ComputeThread | None, fn: Callable[[], T]) -> T:
-    """`fn()` on `compute` when there is one (a served model's), else on this thread."""
-    return compute.call(fn) if compute is not None else fn()
+    """`fn()` on `compute` when there is one (a served model's) and this is a `light_thread` (a server's), else
+    on this thread: a notebook's own thread, which forks its own OpenMP team anyway, keeps running its
+    passes itself (and Ctrl-C stops them)."""
+    return compute.call(fn) if compute is not None and getattr(_THIS, "light", False) else fn()
 
 
 def serving_compute_thread() -> ComputeThread:
-    """For a thread about to load a model and serve it (`loupe serve`, a Ray replica): from now on it runs torch
+    """For a thread about to load a model and serve it for good (a Ray replica): from now on it runs torch
     single-threaded, and the model should load on the returned thread, where its passes will run."""
     light_thread()
     return ComputeThread()
+
+
+@contextlib.contextmanager
+def serving_thread() -> Iterator[ComputeThread]:
+    """`serving_compute_thread` for as long as the block runs (`loupe serve`): on exit the calling thread is
+    restored and, once no server holds it any more, the compute thread ends (a test calling `loupe serve` in
+    its own process leaves no OpenMP team behind)."""
+    compute = serving_compute_thread()
+    compute.hold()
+    try:
+        yield compute
+    finally:
+        compute.release()
+        restore_thread()

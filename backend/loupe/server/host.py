@@ -51,7 +51,7 @@ class Host:
         """`release_every_s`: how often freed memory goes back to the OS (engine/allocator.py says why)."""
         self.model = model
         self.limits = limits
-        if model.compute is None:  # several hosts of one model share it; the last to close ends it
+        if model.compute is None or model.compute.closed:  # hosts of one model share it; the last to close ends it
             model.compute = ComputeThread()
         self.compute = model.compute
         self.compute.hold()
