@@ -10,7 +10,7 @@ from typing import TypeVar
 import pytest
 import torch
 
-from loupe.engine.compute import ComputeThread, light_thread
+from loupe.engine.compute import ComputeThread, light_thread, restore_thread
 
 T = TypeVar("T")
 
@@ -160,3 +160,15 @@ def _on_fresh_thread(fn: Callable[[], T]) -> T:
     t.start()
     t.join()
     return out[0]
+
+
+def test_light_twice_then_restore_gives_the_threads_count_back() -> None:
+    def body() -> tuple[int, int]:
+        before = torch.get_num_threads()
+        light_thread()
+        light_thread()  # (a server thread lightened twice, e.g. loupe serve called from a job)
+        restore_thread()
+        return before, torch.get_num_threads()
+
+    before, after = _on_fresh_thread(body)
+    assert after == before

@@ -52,7 +52,9 @@ _THIS = threading.local()
 def light_thread() -> bool:
     """Run torch ops of the calling thread on that thread alone, so it never owns an OpenMP team (other
     threads keep their setting), and hand its passes to the model's compute thread (`on_compute`); True if
-    the thread count was set. Call it before the thread's first multi-threaded op."""
+    the thread count was set. Call it before the thread's first multi-threaded op; again, it changes nothing."""
+    if getattr(_THIS, "light", False):  # already light: keep the count `restore_thread` goes back to
+        return getattr(_THIS, "threads", None) is not None
     _THIS.light = True
     if "OpenMP" not in torch.__config__.parallel_info():
         return False
